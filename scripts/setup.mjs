@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// The one set-up step behind `npm start`, `npm test` and `npm run bench`: it installs what is
+// missing and does nothing when everything is there, so it is cheap to run every time.
+//   --for-tests  also needs memcached, lighttpd (the oracle) and chromium (the browser test)
+//   --for-bench  also needs lighttpd, nginx and wrk
+//   --quiet      print only what it does, not what it checks
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const quiet = args.has('--quiet');
+const say = (line) => console.error(`setup: ${line}`);
+
+/** Debian packages by the binary that proves each is installed. */
+const debian = [{ bin: 'php-cgi', pkg: 'php-cgi' }];
+if (args.has('--for-tests')) {
+  debian.push(
+    { bin: 'memcached', pkg: 'memcached' },
+    { bin: 'lighttpd', pkg: 'lighttpd' },
+    { bin: 'chromium', pkg: 'chromium' },
+  );
+}
+if (args.has('--for-bench')) {
+  debian.push({ bin: 'lighttpd', pkg: 'lighttpd' }, { bin: 'nginx', pkg: 'nginx-light' }, { bin: 'wrk', pkg: 'wrk' });
+}
+
+function onPath(bin) {
+  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    if (existsSync(join(dir, bin))) return true;
+  }
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+function installDebian() {
+  const missing = [...new Set(debian.filter((d) => !onPath(d.bin)).map((d) => d.pkg))];
+  if (missing.length === 0) return;
+  const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0) {
+    say(`missing Debian packages: ${missing.join(', ')}. Run as root:\n  ${command}`);
+    process.exit(1);
+  }
+  say(`installing ${missing.join(', ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  // Debian may start the packaged services; koa-lighty's tests and benchmark start their own.
+  for (const service of ['lighttpd', 'nginx', 'memcached']) {
+    if (missing.some((p) => p.startsWith(service))) spawnSync('service', [service, 'stop'], { stdio: 'ignore' });
+  }
+}
+
+function installNpm() {
+  const lock = join(root, 'package-lock.json');
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
+  say('installing npm packages (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function build() {
+  const stamp = join(root, 'dist', '.tsbuildinfo');
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= newestMtime(join(root, 'src'))) return;
+  if (!quiet) say('compiling src/ to dist/');
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
+
+installDebian();
+installNpm();
+build();

@@ -1,0 +1,37 @@
+import type { Stats } from 'node:fs';
+import type { Context } from 'koa';
+import { type NormalisedTarget, normaliseTarget } from './request-path.js';
+
+/**
+ * What the stages of one request learn about it, in lighttpd's terms. It lives on the Koa
+ * context under a symbol, so each middleware can be used alone: the first one to ask
+ * normalises the request-target, the others reuse it.
+ */
+export interface RequestState extends NormalisedTarget {
+  /** The request-target exactly as received (REQUEST_URI). */
+  readonly target: string;
+  /** The document root the physical path is built from (server.document-root, or secdownload's). */
+  docRoot?: string;
+  /** Set once the physical path has been resolved (see resolvePhysical). */
+  physical?: PhysicalPath;
+}
+
+export interface PhysicalPath {
+  /** Absolute file-system path of the file (or directory) that handles the request. */
+  path: string;
+  stat: Stats;
+  /** Trailing path after an existing regular file (`/index.php/a/b` → `/a/b`), or ''. */
+  pathInfo: string;
+}
+
+const STATE = Symbol.for('koa-lighty.request');
+
+/** The request's state; the first call normalises the target and may throw a 400 BadRequestTarget. */
+export function requestState(ctx: Context): RequestState {
+  const held = (ctx.state as Record<symbol, RequestState | undefined>)[STATE];
+  if (held) return held;
+  const target = ctx.req.url ?? '/';
+  const state: RequestState = { target, ...normaliseTarget(target) };
+  (ctx.state as Record<symbol, RequestState>)[STATE] = state;
+  return state;
+}
