@@ -24,7 +24,11 @@ if (args.has('--for-tests')) {
   );
 }
 if (args.has('--for-bench')) {
-  debian.push({ bin: 'lighttpd', pkg: 'lighttpd' }, { bin: 'nginx', pkg: 'nginx-light' }, { bin: 'wrk', pkg: 'wrk' });
+  debian.push(
+    { bin: 'lighttpd', pkg: 'lighttpd' },
+    { bin: 'nginx', pkg: 'nginx-light' },
+    { bin: 'wrk', pkg: 'wrk' },
+  );
 }
 
 function onPath(bin) {
@@ -45,10 +49,14 @@ function installDebian() {
   say(`installing ${missing.join(', ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    stdio: 'inherit',
+    env,
+  });
   // Debian may start the packaged services; koa-lighty's tests and benchmark start their own.
   for (const service of ['lighttpd', 'nginx', 'memcached']) {
-    if (missing.some((p) => p.startsWith(service))) spawnSync('service', [service, 'stop'], { stdio: 'ignore' });
+    if (missing.some((p) => p.startsWith(service)))
+      spawnSync('service', [service, 'stop'], { stdio: 'ignore' });
   }
 }
 
@@ -73,10 +81,14 @@ function build() {
   const stamp = join(root, 'dist', '.tsbuildinfo');
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= newestMtime(join(root, 'src'))) return;
   if (!quiet) say('compiling src/ to dist/');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
 }
 
 installDebian();

@@ -14,7 +14,8 @@ export class MimeTypes {
 
   constructor(assign: MimeAssign) {
     this.#ordered = assign.map(([suffix, type]) => [suffix.toLowerCase(), type] as const);
-    for (const [suffix, type] of this.#ordered) if (!this.#bySuffix.has(suffix)) this.#bySuffix.set(suffix, type);
+    for (const [suffix, type] of this.#ordered)
+      if (!this.#bySuffix.has(suffix)) this.#bySuffix.set(suffix, type);
   }
 
   /** The configured type for a file name, or undefined when nothing matches (octet-stream). */

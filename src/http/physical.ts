@@ -33,7 +33,9 @@ export async function resolvePhysical(
   try {
     const info = await fileInfo(full);
     if (info.isDirectory) {
-      found = uriPath.endsWith('/') ? { kind: 'directory', info } : { kind: 'redirect', location: slashed(rawTarget) };
+      found = uriPath.endsWith('/')
+        ? { kind: 'directory', info }
+        : { kind: 'redirect', location: slashed(rawTarget) };
     } else {
       found = { kind: 'file', info, pathInfo: '', scriptPath: uriPath };
     }

@@ -31,7 +31,8 @@ export function normaliseTarget(target: string): NormalisedTarget {
   const q = rest.indexOf('?');
   const rawPath = q >= 0 ? rest.slice(0, q) : rest;
   const rawQuery = q >= 0 ? rest.slice(q + 1) : '';
-  if (rawPath[0] !== '/') throw new BadRequestTarget(`request-target must start with /: ${JSON.stringify(target)}`);
+  if (rawPath[0] !== '/')
+    throw new BadRequestTarget(`request-target must start with /: ${JSON.stringify(target)}`);
   return { path: simplifyPath(decodePath(rawPath)), query: normaliseQuery(rawQuery), hasQuery: q >= 0 };
 }
 
@@ -64,7 +65,6 @@ export function decodePath(raw: string): string {
 }
 
 function rejectControls(s: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: this is the check for them
   if (/[\x00-\x1f\x7f]/.test(s)) throw new BadRequestTarget('control character in request path');
 }
 

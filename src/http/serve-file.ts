@@ -31,7 +31,12 @@ export async function serveFile(ctx: Context, file: FileInfo, options: ServeFile
   if (validators) {
     if (!ctx.response.get('ETag')) ctx.set('ETag', file.etag);
     if (!ctx.response.get('Last-Modified')) ctx.set('Last-Modified', file.lastModified);
-    const verdict = conditionalVerdict(ctx, ctx.response.get('ETag'), ctx.response.get('Last-Modified'), file);
+    const verdict = conditionalVerdict(
+      ctx,
+      ctx.response.get('ETag'),
+      ctx.response.get('Last-Modified'),
+      file,
+    );
     if (verdict === 304) return notModified(ctx, options.contentType);
     if (verdict === 412) return respondWithError(ctx, 412);
   }
@@ -145,7 +150,10 @@ function etagListMatches(list: string, etag: string, weakAllowed: boolean): bool
 }
 
 /** The merged ranges to send, 'unsatisfiable', or undefined for the whole file (spec 1.4). */
-function requestedRanges(ctx: Context, file: FileInfo): Array<[number, number]> | 'unsatisfiable' | undefined {
+function requestedRanges(
+  ctx: Context,
+  file: FileInfo,
+): Array<[number, number]> | 'unsatisfiable' | undefined {
   const header = ctx.get('Range');
   if (!header || ctx.method !== 'GET' || ctx.req.httpVersion !== '1.1') return undefined;
   if (!/^bytes=/i.test(header)) return undefined;
