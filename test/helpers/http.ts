@@ -76,7 +76,7 @@ export function rawExchange(port: number, request: Buffer, timeoutMs = 10_000): 
         const value = line.slice(colon + 1).trim();
         headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
       }
-      let body = all.subarray(end + 4);
+      let body: Buffer = all.subarray(end + 4);
       if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
       resolve({ status: Number(statusLine!.split(' ')[1]), headers, headerLines, body });
     });

@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const MEMCACHED = '/usr/bin/memcached';
+
+export interface RunningMemcached {
+  port: number;
+  /** Pid of the memcached process now running (changes with restart()). */
+  readonly pid: number;
+  /** `host:port` for memcachedStore({ servers }). */
+  readonly server: string;
+  /** Kills it (by pid) and waits until it has exited; the port then refuses connections. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty, and waits until it accepts connections. */
+  restart(): Promise<void>;
+}
+
+/**
+ * A real memcached on 127.0.0.1 on a free port, for one test. Register `stop` with
+ * t.teardown. A missing binary fails the test: the trigger tests must never pass by skipping.
+ */
+export async function startMemcached(): Promise<RunningMemcached> {
+  if (!existsSync(MEMCACHED)) throw new Error('memcached is not installed: run npm test (it installs it)');
+  const port = await freePort();
+  let child = await launch(port);
+  return {
+    port,
+    server: `127.0.0.1:${port}`,
+    get pid() {
+      return child.pid!;
+    },
+    stop: () => kill(child),
+    async restart() {
+      await kill(child);
+      child = await launch(port);
+    },
+  };
+}
+
+async function launch(port: number): Promise<ChildProcess> {
+  // -U 0: no UDP. -u root: memcached refuses to run as root without it (CI runs as root).
+  const child = spawn(MEMCACHED, ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-u', 'root'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const started = Date.now();
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`memcached exited at start (${child.exitCode ?? child.signalCode}): ${stderr}`);
+    }
+    if (Date.now() - started > 10_000) {
+      await kill(child);
+      throw new Error(`memcached did not accept connections on port ${port} within 10 s: ${stderr}`);
+    }
+    await sleep(20);
+  }
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(child.pid!, 'SIGKILL');
+  await exited;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A port nothing listens on right now (the kernel picked it, then it was released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface SilentServer {
+  port: number;
+  readonly server: string;
+  /** Connections accepted so far (each one never got a byte back). */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A "memcached" that accepts connections and never answers: the hung server that a deadline
+ * exists for. Requests are read and ignored.
+ */
+export async function startSilentServer(): Promise<SilentServer> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server: Server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    server: `127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
