@@ -1,0 +1,277 @@
+/**
+ * lighttpd.conf options → the options of koa-lighty's middlewares. Nothing here serves a
+ * request: each function reads one effective option set (global options overlaid by the
+ * blocks that hold for a request) and returns plain options for one stage.
+ */
+import { resolve } from 'node:path';
+import type { BalanceMode } from '../backends/balancer.js';
+import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fastcgi-options.js';
+import type { ListenAddress } from '../server/listen.js';
+import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
+import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
+import type { OptionReader } from './option-reader.js';
+
+export interface ServerSettings {
+  documentRoot: string;
+  listen: ListenAddress;
+  tag: string;
+  errorLog?: string;
+  accessLog?: string;
+  pidFile?: string;
+  user?: string;
+  group?: string;
+  modules: string[];
+}
+
+export function serverSettings(r: OptionReader): ServerSettings {
+  const documentRoot = r.string('server.document-root');
+  if (!documentRoot) throw r.error('server.document-root', 'is not set: koa-lighty needs a document root');
+  const bind = r.string('server.bind') || '0.0.0.0';
+  const port = r.int('server.port', 80, { min: 0, max: 65535 });
+  return {
+    documentRoot: resolve(documentRoot),
+    listen: bind.startsWith('/') ? { path: bind } : { host: bind, port },
+    tag: r.string('server.tag') ?? 'lighttpd/1.4.69 (koa-lighty)',
+    errorLog: r.string('server.errorlog') || undefined,
+    accessLog: r.string('accesslog.filename') || undefined,
+    pidFile: r.string('server.pid-file') || undefined,
+    user: r.string('server.username') || undefined,
+    group: r.string('server.groupname') || undefined,
+    modules: r.list('server.modules'),
+  };
+}
+
+export function mimeAssign(r: OptionReader): Array<[string, string]> {
+  return r.pairs('mimetype.assign');
+}
+
+export function accessRule(r: OptionReader) {
+  return {
+    deny: r.list('url.access-deny'),
+    allow: r.list('url.access-allow'),
+    caseInsensitive: r.bool('server.force-lowercase-filenames', false),
+  };
+}
+
+export function staticOptions(r: OptionReader) {
+  return {
+    documentRoot: resolve(r.string('server.document-root') ?? '/'),
+    indexFiles: r.list('index-file.names'),
+    excludeExtensions: r.list('static-file.exclude-extensions'),
+    disablePathInfo: r.bool('static-file.disable-pathinfo', false),
+    followSymlink: r.bool('server.follow-symlink', true),
+  };
+}
+
+/** secdownload.*: undefined while the uri-prefix is unset (the module is then inactive). */
+export function secdownloadOptions(r: OptionReader) {
+  const uriPrefix = r.string('secdownload.uri-prefix');
+  if (!uriPrefix) return undefined;
+  const missing = ['secdownload.secret', 'secdownload.document-root'].filter((key) => !r.string(key));
+  if (missing.length > 0) {
+    throw r.error('secdownload.uri-prefix', `is set, but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not`);
+  }
+  const algorithm = r.string('secdownload.algorithm');
+  if (algorithm !== undefined && !['md5', 'hmac-sha1', 'hmac-sha256'].includes(algorithm)) {
+    throw r.error('secdownload.algorithm', `must be "md5", "hmac-sha1" or "hmac-sha256", not ${JSON.stringify(algorithm)}`);
+  }
+  return {
+    uriPrefix,
+    secret: r.string('secdownload.secret')!,
+    documentRoot: resolve(r.string('secdownload.document-root')!),
+    timeout: r.int('secdownload.timeout', 60, { min: 0 }),
+    algorithm: algorithm as SecdownloadAlgorithm | undefined,
+    pathSegments: r.int('secdownload.path-segments', 0, { min: 0, max: 65535 }),
+    hashQuerystr: r.bool('secdownload.hash-querystr', false),
+    followSymlink: r.bool('server.follow-symlink', true),
+  };
+}
+
+export type TriggerStoreSpec =
+  | { kind: 'memory' }
+  | { kind: 'file'; path: string }
+  | { kind: 'memcached'; servers: string[]; namespace: string };
+
+/** trigger-before-download.*: undefined unless both regexes are set (lighttpd's rule). */
+export function triggerOptions(r: OptionReader) {
+  const triggerUrl = r.string('trigger-before-download.trigger-url');
+  const downloadUrl = r.string('trigger-before-download.download-url');
+  if (!triggerUrl || !downloadUrl) return undefined;
+  const gdbm = r.string('trigger-before-download.gdbm-filename');
+  const memcache = r.list('trigger-before-download.memcache-hosts').filter((h) => h !== '');
+  const memory = r.bool('trigger-before-download.memory-store', false);
+  const chosen = [gdbm ? 'gdbm-filename' : '', memcache.length ? 'memcache-hosts' : '', memory ? 'memory-store' : ''].filter(Boolean);
+  if (chosen.length > 1) {
+    // lighttpd silently switched the module off; a site that thinks it is protected is worse.
+    throw r.error('trigger-before-download.trigger-url', `choose one store: ${chosen.map((c) => `trigger-before-download.${c}`).join(' and ')} are both set`);
+  }
+  if (chosen.length === 0) {
+    throw r.error(
+      'trigger-before-download.trigger-url',
+      'needs a store: trigger-before-download.memcache-hosts, .gdbm-filename, or (koa-lighty) .memory-store = "enable"',
+    );
+  }
+  const denyUrl = r.string('trigger-before-download.deny-url');
+  if (denyUrl === undefined) throw r.error('trigger-before-download.trigger-url', 'trigger-before-download.deny-url is not set');
+  const store: TriggerStoreSpec = gdbm
+    ? { kind: 'file', path: resolve(gdbm) }
+    : memcache.length
+      ? { kind: 'memcached', servers: memcache, namespace: r.string('trigger-before-download.memcache-namespace') ?? '' }
+      : { kind: 'memory' };
+  const debug = r.raw('trigger-before-download.debug');
+  return {
+    triggerUrl,
+    downloadUrl,
+    denyUrl,
+    timeout: r.int('trigger-before-download.trigger-timeout', 0, { min: 0, max: 65535 }),
+    trustedProxies: r.list('trigger-before-download.trusted-proxies'),
+    debug: debug === undefined ? false : typeof debug === 'number' ? debug > 0 : toBool(debug, r.where('trigger-before-download.debug')),
+    store,
+  };
+}
+
+export function aliasRules(r: OptionReader): Array<[string, string]> {
+  return r.pairs('alias.url');
+}
+
+export function redirectRules(r: OptionReader) {
+  return {
+    rules: r.pairs('url.redirect').map(([match, location]) => ({ match, location })),
+    status: r.int('url.redirect-code', 301, { min: 300, max: 399 }),
+  };
+}
+
+/** fastcgi.server with its three-level nesting (spec 3.1), host options in camelCase. */
+export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
+  const value = r.raw('fastcgi.server');
+  if (value === undefined) return undefined;
+  const shape = 'expected ( ".ext" => ( ( "host" => …, "port" => … ) ), … )';
+  if (!(value instanceof ConfigArray) || !value.isKeyed) throw r.error('fastcgi.server', shape);
+  const backends: FastCgiKey[] = value.entries.map(({ key, value: hostsValue }) => {
+    if (!(hostsValue instanceof ConfigArray)) throw r.error('fastcgi.server', `${key}: ${shape}`);
+    const hosts = hostsValue.entries.map(({ key: label, value: host }) => {
+      if (!(host instanceof ConfigArray) || !host.isKeyed || host.length === 0) {
+        throw r.error('fastcgi.server', `${key}: each host must be an array of options (three levels of parentheses)`);
+      }
+      return fastcgiHost(r, key!, label, host);
+    });
+    return { key: key!, hosts };
+  });
+  const balance = r.string('fastcgi.balance') ?? 'least-connection';
+  if (!['least-connection', 'fair', 'round-robin'].includes(balance)) {
+    throw r.error('fastcgi.balance', `"${balance}" is not supported yet (least-connection, fair, round-robin are)`);
+  }
+  return {
+    backends,
+    balance: balance as BalanceMode,
+    mapExtensions: Object.fromEntries(r.pairs('fastcgi.map-extensions')),
+    documentRoot: resolve(r.string('server.document-root') ?? '/'),
+    indexFiles: r.list('index-file.names'),
+    followSymlink: r.bool('server.follow-symlink', true),
+    forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
+    serverTag: r.string('server.tag') ?? 'lighttpd/1.4.69 (koa-lighty)',
+    serverName: r.string('server.name') || undefined,
+  };
+}
+
+function fastcgiHost(r: OptionReader, key: string, label: string | undefined, host: ConfigArray): FastCgiHost {
+  const where = r.where('fastcgi.server');
+  const at = (name: string) => ({ ...where, key: `fastcgi.server ${key} ${name}` });
+  const str = (name: string) => {
+    const v = host.get(name);
+    if (v === undefined) return undefined;
+    if (v instanceof ConfigArray) throw r.error('fastcgi.server', `${key}: "${name}" must be a string`);
+    return String(v);
+  };
+  const int = (name: string, min = 0, max = 2 ** 31 - 1) => {
+    const v = host.get(name);
+    return v === undefined ? undefined : toInt(v, at(name), { min, max });
+  };
+  const bool = (name: string) => {
+    const v = host.get(name);
+    return v === undefined ? undefined : toBool(v, at(name));
+  };
+  const list = (name: string) => {
+    const v = host.get(name);
+    if (v === undefined) return undefined;
+    if (typeof v === 'string') return [v];
+    if (!(v instanceof ConfigArray)) throw r.error('fastcgi.server', `${key}: "${name}" must be a list`);
+    return v.values().map(String);
+  };
+  const pairs = (name: string): Record<string, string> | undefined => {
+    const v = host.get(name);
+    if (v === undefined) return undefined;
+    if (!(v instanceof ConfigArray)) throw r.error('fastcgi.server', `${key}: "${name}" must be ( "NAME" => "value", … )`);
+    return Object.fromEntries(v.entries.map((e) => [e.key ?? '', stringOf(e.value)]));
+  };
+  let hostName = str('host');
+  let socket = str('socket');
+  if (hostName?.startsWith('/')) {
+    socket = hostName;
+    hostName = undefined;
+  }
+  const port = int('port', 1, 65535);
+  const binPath = str('bin-path');
+  if (socket && (hostName || port)) throw r.error('fastcgi.server', `${key}: "socket" cannot be combined with "host"/"port"`);
+  if (!socket && !hostName && !binPath) throw r.error('fastcgi.server', `${key}: a host needs "host" and "port", "socket", or "bin-path"`);
+  const mode = str('mode');
+  if (mode && mode !== 'responder') throw r.error('fastcgi.server', `${key}: mode "${mode}" is not supported yet (only responder)`);
+  // `x-sendfile` is applied after `allow-x-send-file` when both are present (spec 3.1).
+  const allowXSendFile = bool('x-sendfile') ?? bool('allow-x-send-file');
+  const docroots = list('x-sendfile-docroot');
+  for (const d of docroots ?? []) {
+    if (!d.startsWith('/')) throw r.error('fastcgi.server', `${key}: x-sendfile-docroot entries must be absolute paths, not "${d}"`);
+  }
+  return {
+    label: label && !/^\d+$/.test(label) ? label : undefined,
+    host: hostName,
+    port,
+    socket,
+    binPath,
+    binEnvironment: pairs('bin-environment'),
+    binCopyEnvironment: list('bin-copy-environment'),
+    maxProcs: int('max-procs', 1, 256),
+    checkLocal: bool('check-local'),
+    docroot: str('docroot'),
+    stripRequestUri: str('strip-request-uri'),
+    fixRootScriptname: bool('fix-root-scriptname'),
+    brokenScriptfilename: bool('broken-scriptfilename'),
+    allowXSendFile,
+    xSendfileDocroot: docroots,
+    disableTime: int('disable-time'),
+    connectTimeout: int('connect-timeout'),
+    readTimeout: int('read-timeout'),
+    writeTimeout: int('write-timeout'),
+  };
+}
+
+function stringOf(value: ConfigValue): string {
+  return value instanceof ConfigArray ? '' : String(value);
+}
+
+/**
+ * Options koa-lighty reads. Anything else in a config gets one warning at start naming it:
+ * an option that is silently ignored would look like a feature that works.
+ */
+export const SUPPORTED_OPTIONS = new Set([
+  'server.document-root', 'server.port', 'server.bind', 'server.tag', 'server.errorlog', 'server.pid-file',
+  'server.username', 'server.groupname', 'server.modules', 'server.follow-symlink', 'server.force-lowercase-filenames',
+  'server.name', 'accesslog.filename', 'index-file.names', 'mimetype.assign', 'static-file.exclude-extensions',
+  'static-file.disable-pathinfo', 'url.access-deny', 'url.access-allow', 'fastcgi.server', 'fastcgi.balance',
+  'fastcgi.map-extensions', 'fastcgi.debug', 'alias.url', 'url.redirect', 'url.redirect-code',
+  'secdownload.secret', 'secdownload.document-root', 'secdownload.uri-prefix', 'secdownload.timeout',
+  'secdownload.algorithm', 'secdownload.path-segments', 'secdownload.hash-querystr',
+  'trigger-before-download.gdbm-filename', 'trigger-before-download.memcache-hosts',
+  'trigger-before-download.memcache-namespace', 'trigger-before-download.trigger-url',
+  'trigger-before-download.download-url', 'trigger-before-download.deny-url',
+  'trigger-before-download.trigger-timeout', 'trigger-before-download.debug',
+  'trigger-before-download.trusted-proxies', 'trigger-before-download.memory-store',
+  // Always what koa-lighty does: the request-target is normalised the way these ask for.
+  'server.http-parseopts',
+]);
+
+/** Modules koa-lighty has a stage for; mod_indexfile and mod_staticfile are always on, as in lighttpd. */
+export const SUPPORTED_MODULES = new Set([
+  'mod_access', 'mod_accesslog', 'mod_alias', 'mod_redirect', 'mod_fastcgi', 'mod_secdownload',
+  'mod_trigger_b4_dl', 'mod_indexfile', 'mod_staticfile',
+]);

@@ -1,0 +1,132 @@
+import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseServerArgs, USAGE, UsageError } from './args.js';
+import { describeAddress, dropPrivileges, listenOn, writePidFile } from './listen.js';
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function version(): string {
+  return JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version as string;
+}
+
+/** The bundled demo: a lighttpd.conf like any other, pointing at fixtures/demo. */
+export const DEMO_CONFIG = join(packageRoot, 'fixtures', 'demo', 'lighttpd.conf');
+
+/** `koa-lighty ARGS`: resolves to the exit code (a running server resolves when it stops). */
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'secdownload-url') {
+    const { secdownloadUrlCommand } = await import('./secdownload-cli.js');
+    return secdownloadUrlCommand(argv.slice(1));
+  }
+  let args: ReturnType<typeof parseServerArgs>;
+  try {
+    args = parseServerArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`koa-lighty: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.version) {
+    console.log(`koa-lighty/${version()} - lighttpd's front end for PHP, on Koa`);
+    return 0;
+  }
+  const demo = args.configFile === undefined;
+  const configFile = args.configFile ?? DEMO_CONFIG;
+  // Loading is where a bad file, an unknown option or a missing document root is reported.
+  const { loadConfig, createApp } = await import('./app.js');
+  const loaded = loadConfig(configFile, { env: { ...process.env, KOA_LIGHTY_HOME: packageRoot, KOA_LIGHTY_DEMO_PORT: process.env.KOA_LIGHTY_DEMO_PORT ?? '8080' } });
+  if (args.test) {
+    for (const warning of loaded.warnings) console.error(`koa-lighty: warning: ${warning}`);
+    console.log(`Syntax OK`);
+    return 0;
+  }
+  if (args.print) {
+    console.log(JSON.stringify(loaded.print(), null, 2));
+    return 0;
+  }
+
+  if (args.workers > 1 && cluster.isPrimary) return runPrimary(args.workers, loaded);
+
+  const worker = cluster.isWorker ? { index: Number(process.env.KOA_LIGHTY_WORKER ?? 0), count: args.workers } : undefined;
+  const lighty = createApp(loaded, { worker });
+  if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
+  const server = createServer(lighty.app.callback());
+  server.keepAliveTimeout = 5000;
+  const address = await listenOn(server, lighty.listen);
+  const removePid = worker ? () => {} : writePidFile(lighty.pidFile);
+  dropPrivileges(lighty.user, lighty.group);
+  await lighty.ready();
+  if (!worker) {
+    console.log(`koa-lighty ${version()} listening on ${describeAddress(address)} (${configFile})`);
+    if (demo) for (const line of lighty.demoLinks(address)) console.log(line);
+  } else {
+    process.send?.({ listening: describeAddress(address) });
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      lighty.log.info('server', `${signal}: shutting down`);
+      server.close();
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 5000);
+      force.unref();
+      lighty.close().finally(() => {
+        removePid();
+        resolve(0);
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+/**
+ * --workers N: the primary spawns php-cgi once and forks N workers that share the port; each
+ * worker talks to the primary's php-cgi as a remote backend with its share of the connections.
+ */
+async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig): Promise<number> {
+  const { createBackendSupervisor } = await import('./app.js');
+  const supervisor = createBackendSupervisor(loaded);
+  for (const warning of loaded.warnings) supervisor.log.warn('config', warning);
+  await supervisor.start();
+  const workers = new Set<import('node:cluster').Worker>();
+  let listening = 0;
+  let stopping = false;
+  const fork = (index: number) => {
+    const worker = cluster.fork({ KOA_LIGHTY_WORKER: String(index) });
+    workers.add(worker);
+    worker.on('message', (msg: { listening?: string }) => {
+      if (msg?.listening && ++listening === count) console.log(`koa-lighty ${version()} listening on ${msg.listening} with ${count} workers`);
+    });
+    worker.on('exit', (code) => {
+      workers.delete(worker);
+      if (stopping) return;
+      supervisor.log.error('server', `worker ${index} exited with ${code}; starting it again`);
+      setTimeout(() => fork(index), 500);
+    });
+  };
+  for (let i = 0; i < count; i++) fork(i);
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      for (const worker of workers) worker.process.kill('SIGTERM');
+      const wait = setInterval(() => {
+        if (workers.size > 0) return;
+        clearInterval(wait);
+        supervisor.stop().finally(() => resolve(0));
+      }, 50);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
