@@ -1,5 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import { FileError, type FileInfo, fileInfo } from './file-info.js';
+import { normaliseTarget } from './request-path.js';
 
 /**
  * lighttpd's "physical" step (spec 1.2, item 4): document root + uri.path on disk. A path that
@@ -20,7 +21,7 @@ export interface PhysicalOptions {
 /**
  * @param docRoot   absolute directory, without trailing slash
  * @param uriPath   the normalised uri.path
- * @param rawTarget the request-target as received, for the redirect's Location
+ * @param rawTarget the request-target as received, for the query of the redirect's Location
  */
 export async function resolvePhysical(
   docRoot: string,
@@ -35,7 +36,7 @@ export async function resolvePhysical(
     if (info.isDirectory) {
       found = uriPath.endsWith('/')
         ? { kind: 'directory', info }
-        : { kind: 'redirect', location: slashed(rawTarget) };
+        : { kind: 'redirect', location: slashed(uriPath, rawTarget) };
     } else {
       found = { kind: 'file', info, pathInfo: '', scriptPath: uriPath };
     }
@@ -44,8 +45,10 @@ export async function resolvePhysical(
     if (err.code !== 'ENOTDIR') return { kind: 'error', status: err.status as 403 | 404 };
     found = await fileBeforePathInfo(docRoot, uriPath);
   }
-  if (options.followSymlink === false && found.kind !== 'redirect' && found.kind !== 'error') {
-    if (await throughSymlink(docRoot, found.info.path)) return { kind: 'error', status: 403 };
+  if (options.followSymlink === false && found.kind !== 'error') {
+    // A redirect too: lighttpd refuses a symlinked directory before it would add the slash.
+    const entry = found.kind === 'redirect' ? full : found.info.path;
+    if (await throughSymlink(docRoot, entry)) return { kind: 'error', status: 403 };
   }
   return found;
 }
@@ -69,17 +72,30 @@ async function fileBeforePathInfo(docRoot: string, uriPath: string): Promise<Phy
 async function throughSymlink(docRoot: string, path: string): Promise<boolean> {
   try {
     const [root, real] = await Promise.all([realpath(docRoot), realpath(path)]);
-    return real !== root + path.slice(docRoot.length);
+    // realpath drops a trailing slash (`/dir/` → `/dir`); the root itself has nothing after it.
+    const rest = path.slice(docRoot.length).replace(/\/+$/, '');
+    return real !== root + rest;
   } catch {
     return true;
   }
 }
 
-/** The same URL with `/` after the path: lighttpd sends a path-only Location. */
-function slashed(rawTarget: string): string {
-  const q = rawTarget.indexOf('?');
-  const path = q >= 0 ? rawTarget.slice(0, q) : rawTarget;
-  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/.exec(path);
-  const local = absolute ? path.slice(absolute[0].length) : path;
-  return `${local}/${q >= 0 ? rawTarget.slice(q) : ''}`;
+/**
+ * The same URL with `/` after the path, as lighttpd builds it: uri.path (decoded, simplified)
+ * percent-encoded again, then the normalised query if there is one. Path-only: no scheme, no
+ * host (seen on 1.4.67 and 1.4.69).
+ */
+function slashed(uriPath: string, rawTarget: string): string {
+  const query = normaliseTarget(rawTarget).query;
+  return `${encodeRelativeUri(uriPath)}/${query ? `?${query}` : ''}`;
+}
+
+/** lighttpd's ENCODING_REL_URI: every byte but `A-Z a-z 0-9 ! ( ) * - . / _ ~` as upper-case %XX. */
+export function encodeRelativeUri(path: string): string {
+  let out = '';
+  for (const byte of Buffer.from(path, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9!()*\-./_~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
 }

@@ -36,7 +36,12 @@ export function normaliseTarget(target: string): NormalisedTarget {
   return { path: simplifyPath(decodePath(rawPath)), query: normaliseQuery(rawQuery), hasQuery: q >= 0 };
 }
 
-/** Percent-decodes a path completely; control characters and invalid UTF-8 are a 400. */
+/**
+ * Percent-decodes a path completely; control characters and invalid UTF-8 are a 400.
+ * lighttpd only refuses the bytes that never occur in UTF-8 (C0, C1, F5-FF) and lets a broken
+ * sequence such as a lone `%c3` through to the file step (a 404, seen). A JavaScript string
+ * cannot carry such bytes faithfully, so every invalid sequence is refused here.
+ */
 export function decodePath(raw: string): string {
   if (!raw.includes('%')) {
     rejectControls(raw);
@@ -90,7 +95,7 @@ export function simplifyPath(path: string): string {
   return `/${out.join('/')}`;
 }
 
-/** Decodes unreserved `%XX`, upper-cases the hex of the others, refuses encoded controls. */
+/** Decodes unreserved `%XX`, upper-cases the hex of the others, refuses encoded controls and non-UTF-8 bytes. */
 export function normaliseQuery(raw: string): string {
   if (!raw.includes('%')) {
     rejectControls(raw);
@@ -103,6 +108,9 @@ export function normaliseQuery(raw: string): string {
     if (ch === '%' && HEX.test(hex)) {
       const code = Number.parseInt(hex, 16);
       if (code < 0x20 || code === 0x7f) throw new BadRequestTarget('control character in query string');
+      // lighttpd refuses the bytes that never occur in UTF-8 (seen: `?a=%ff` → 400, `?a=%c3` → 200).
+      if (code === 0xc0 || code === 0xc1 || code >= 0xf5)
+        throw new BadRequestTarget('invalid UTF-8 byte in query string');
       const decoded = String.fromCharCode(code);
       out += UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
       i += 2;

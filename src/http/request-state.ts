@@ -1,5 +1,5 @@
-import type { Stats } from 'node:fs';
 import type { Context } from 'koa';
+import type { FileInfo } from './file-info.js';
 import { type NormalisedTarget, normaliseTarget } from './request-path.js';
 
 /**
@@ -12,14 +12,20 @@ export interface RequestState extends NormalisedTarget {
   readonly target: string;
   /** The document root the physical path is built from (server.document-root, or secdownload's). */
   docRoot?: string;
-  /** Set once the physical path has been resolved (see resolvePhysical). */
+  /** Set once the physical path has been resolved (see resolveRequestFile in middleware/static). */
   physical?: PhysicalPath;
 }
 
 export interface PhysicalPath {
   /** Absolute file-system path of the file (or directory) that handles the request. */
   path: string;
-  stat: Stats;
+  /** What the stat cache knows about it (FileInfo, not fs.Stats: the cached stat with lighttpd's ETag). */
+  info: FileInfo;
+  /**
+   * lighttpd's uri.path after the file step: the request's path without PATH_INFO, with the
+   * index file appended for a directory (SCRIPT_NAME; what access check #2 sees).
+   */
+  scriptPath: string;
   /** Trailing path after an existing regular file (`/index.php/a/b` → `/a/b`), or ''. */
   pathInfo: string;
 }

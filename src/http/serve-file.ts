@@ -20,7 +20,7 @@ export interface ServeFileOptions {
 
 const BOUNDARY = 'fkj49sn38dcn3';
 const MAX_RANGES = 10;
-/** Ranges closer than this are merged into one (lighttpd's rule). */
+/** Ranges at most this many bytes apart are merged into one (lighttpd's rule). */
 const MERGE_GAP = 80;
 
 export async function serveFile(ctx: Context, file: FileInfo, options: ServeFileOptions): Promise<void> {
@@ -40,14 +40,12 @@ export async function serveFile(ctx: Context, file: FileInfo, options: ServeFile
     if (verdict === 304) return notModified(ctx, options.contentType);
     if (verdict === 412) return respondWithError(ctx, 412);
   }
-  if (complete) ctx.set('Accept-Ranges', 'bytes');
+  // lighttpd advertises ranges where it would honour them: complete answers to GET and HEAD.
+  if (complete && (ctx.method === 'GET' || ctx.method === 'HEAD')) ctx.set('Accept-Ranges', 'bytes');
 
   const ranges = complete ? requestedRanges(ctx, file) : undefined;
-  if (ranges === 'unsatisfiable') {
-    respondWithError(ctx, 416);
-    ctx.set('Content-Range', `bytes */${file.size}`);
-    return;
-  }
+  // lighttpd 1.4.69 sends its 416 page without a Content-Range (seen).
+  if (ranges === 'unsatisfiable') return respondWithError(ctx, 416);
   ctx.status = ranges ? 206 : status;
   if (!ranges) return sendBytes(ctx, file, 0, file.size - 1);
   if (ranges.length === 1) {
@@ -75,9 +73,10 @@ async function sendBytes(ctx: Context, file: FileInfo, start: number, end: numbe
 }
 
 function sendMultipart(ctx: Context, file: FileInfo, ranges: Array<[number, number]>, type?: string): void {
+  // Every part but the first starts with CRLF (it ends the previous part's data).
   const heads = ranges.map(
-    ([start, end]) =>
-      `\r\n--${BOUNDARY}\r\n${type ? `Content-Type: ${type}\r\n` : ''}Content-Range: bytes ${start}-${end}/${file.size}\r\n\r\n`,
+    ([start, end], i) =>
+      `${i === 0 ? '' : '\r\n'}--${BOUNDARY}\r\n${type ? `Content-Type: ${type}\r\n` : ''}Content-Range: bytes ${start}-${end}/${file.size}\r\n\r\n`,
   );
   const tail = `\r\n--${BOUNDARY}--\r\n`;
   let length = Buffer.byteLength(tail);
@@ -149,46 +148,98 @@ function etagListMatches(list: string, etag: string, weakAllowed: boolean): bool
   return false;
 }
 
-/** The merged ranges to send, 'unsatisfiable', or undefined for the whole file (spec 1.4). */
+/** The ranges to send, 'unsatisfiable', or undefined for the whole file (spec 1.4). */
 function requestedRanges(
   ctx: Context,
   file: FileInfo,
 ): Array<[number, number]> | 'unsatisfiable' | undefined {
   const header = ctx.get('Range');
   if (!header || ctx.method !== 'GET' || ctx.req.httpVersion !== '1.1') return undefined;
-  if (!/^bytes=/i.test(header)) return undefined;
+  // An empty file has no bytes to pick from: lighttpd sends it whole.
+  if (file.size === 0 || !/^bytes=/i.test(header)) return undefined;
   const ifRange = ctx.get('If-Range');
   if (ifRange) {
     const validator = ifRange.startsWith('"') ? ctx.response.get('ETag') : ctx.response.get('Last-Modified');
     if (ifRange !== validator) return undefined;
   }
-  const size = file.size;
+  const ranges = parseByteRanges(header.slice(6), file.size);
+  return ranges.length === 0 ? 'unsatisfiable' : ranges;
+}
+
+/**
+ * lighttpd 1.4.69's http_range_parse: at most MAX_RANGES valid specs are read (invalid ones
+ * are skipped and do not count), numbers are read like strtoll (leading blanks, a sign), then
+ * ranges that overlap or lie at most MERGE_GAP bytes apart are folded into the earlier one.
+ * Parts keep the order the client asked for.
+ */
+export function parseByteRanges(specs: string, size: number): Array<[number, number]> {
   const ranges: Array<[number, number]> = [];
-  for (const spec of header.slice(6).split(',').slice(0, MAX_RANGES)) {
-    const m = /^\s*(\d*)-(\d*)\s*$/.exec(spec);
-    if (!m || (m[1] === '' && m[2] === '')) continue;
-    let start: number;
-    let end: number;
-    if (m[1] === '') {
-      const suffix = Number(m[2]);
-      if (suffix === 0) continue;
-      start = Math.max(size - suffix, 0);
-      end = size - 1;
-    } else {
-      start = Number(m[1]);
-      end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-      if (Number(m[2] || start) < start) continue;
+  for (const spec of specs.split(',')) {
+    const range = parseRangeSpec(spec, size);
+    if (range) ranges.push(range);
+    if (ranges.length === MAX_RANGES) break;
+  }
+  return coalesce(ranges);
+}
+
+/** http_range_parse_next: one `a-b`, `a-` or `-n` against a file of `size` bytes. */
+function parseRangeSpec(spec: string, size: number): [number, number] | undefined {
+  const first = strtoll(spec, 0);
+  let at = first.end;
+  let range: [number, number] | undefined;
+  if (first.value >= 0) {
+    if (first.value < size && first.end !== 0) {
+      at = skipBlanks(spec, at);
+      if (spec[at] === '-') {
+        const second = strtoll(spec, at + 1);
+        const last = spec[second.end - 1];
+        if (second.end === at + 1 || (second.value === 0 && last !== '0')) range = [first.value, size - 1];
+        else if (first.value <= second.value && second.value !== LLONG_MAX)
+          range = [first.value, Math.min(second.value, size - 1)];
+        at = second.end;
+      }
     }
-    if (start >= size) continue;
-    ranges.push([start, end]);
+  } else if (first.value !== LLONG_MIN) {
+    range = [Math.max(size + first.value, 0), size - 1];
   }
-  if (ranges.length === 0) return 'unsatisfiable';
-  ranges.sort((a, b) => a[0] - b[0]);
-  const merged: Array<[number, number]> = [ranges[0]!];
-  for (const [start, end] of ranges.slice(1)) {
-    const last = merged[merged.length - 1]!;
-    if (start <= last[1] + 1 + MERGE_GAP) last[1] = Math.max(last[1], end);
-    else merged.push([start, end]);
+  // Anything but blanks after the spec makes it invalid.
+  return skipBlanks(spec, at) === spec.length ? range : undefined;
+}
+
+/** strtoll's saturation values, which lighttpd treats as invalid. */
+const LLONG_MAX = Number.POSITIVE_INFINITY;
+const LLONG_MIN = Number.NEGATIVE_INFINITY;
+const INT64_LIMIT = 2n ** 63n;
+
+/** strtoll(s + from, &end, 10): leading blanks, a sign, digits; saturates like the C function. */
+function strtoll(s: string, from: number): { value: number; end: number } {
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d+)/.exec(s.slice(from));
+  if (!m) return { value: 0, end: from };
+  const negative = m[1] === '-';
+  const digits = BigInt(m[2]!);
+  const end = from + m[0].length;
+  if (!negative && digits >= INT64_LIMIT - 1n) return { value: LLONG_MAX, end };
+  if (negative && digits >= INT64_LIMIT) return { value: LLONG_MIN, end };
+  return { value: negative ? -Number(digits) : Number(digits), end };
+}
+
+function skipBlanks(s: string, at: number): number {
+  while (s[at] === ' ' || s[at] === '\t') at++;
+  return at;
+}
+
+/** http_range_coalesce: fold each range into an earlier one it overlaps or nearly touches. */
+function coalesce(ranges: Array<[number, number]>): Array<[number, number]> {
+  for (let i = 0; i < ranges.length - 1; i++) {
+    for (let j = i + 1; j < ranges.length; j++) {
+      const [b, e] = ranges[i]!;
+      const [bj, ej] = ranges[j]!;
+      if (b <= bj ? e < bj - MERGE_GAP : ej < b - MERGE_GAP) continue;
+      ranges[i] = [Math.min(b, bj), Math.max(e, ej)];
+      ranges.splice(j, 1);
+      i = -1; // start over: the grown range may now reach others
+      break;
+    }
   }
-  return merged;
+  return ranges;
 }

@@ -1,0 +1,55 @@
+import type { Context, Middleware } from 'koa';
+import { reasonPhrase, respondWithError } from '../http/error-page.js';
+import { defaultLogger, type Logger } from '../log.js';
+
+/**
+ * The outermost stage: whatever goes wrong below becomes lighttpd's error page (spec 1.3) and
+ * one line in the error log, never a crash and never a stack trace to the client.
+ *
+ * - A thrown error with an HTTP status (`status` or `statusCode` in 400-599: BadRequestTarget,
+ *   http-errors, ctx.throw) answers with that status.
+ * - Anything else answers 500.
+ * - A request nobody answered (Koa's default: 404, no body) and a body-less error status set
+ *   by a stage get the page too, as lighttpd sends it for every status it decided itself.
+ */
+export interface LighttpdErrorsOptions {
+  log?: Logger;
+}
+
+export function lighttpdErrors(options: LighttpdErrorsOptions = {}): Middleware {
+  const log = options.log ?? defaultLogger;
+  return async function lighttpdErrorsMiddleware(ctx, next) {
+    try {
+      await next();
+    } catch (err) {
+      const status = httpStatus(err) ?? 500;
+      log.error('errors', describe(ctx, status, err));
+      if (ctx.headerSent || !ctx.writable) {
+        // Too late for a page: the client gets a cut-off response rather than a wrong one.
+        ctx.req.socket.destroy();
+        return;
+      }
+      return respondWithError(ctx, status);
+    }
+    if (ctx.status >= 400 && ctx.body == null && !ctx.headerSent) respondWithError(ctx, ctx.status);
+  };
+}
+
+/** The status an error carries, if it is an HTTP error status. */
+function httpStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
+  const candidate = typeof status === 'number' ? status : statusCode;
+  return typeof candidate === 'number' && candidate >= 400 && candidate <= 599 ? candidate : undefined;
+}
+
+/** One line: status, request, what happened (and where, for a bug). */
+function describe(ctx: Context, status: number, err: unknown): string {
+  const error = err instanceof Error ? err : new Error(String(err));
+  let line = `${status} ${reasonPhrase(status)} for ${ctx.method} ${ctx.url}: ${error.name}: ${error.message}`;
+  if (httpStatus(err) === undefined) {
+    const where = error.stack?.split('\n').find((frame) => frame.trimStart().startsWith('at '));
+    if (where) line += ` (${where.trim()})`;
+  }
+  return line.replace(/[\r\n]+/g, ' ');
+}

@@ -1,0 +1,71 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Middleware } from 'koa';
+
+/**
+ * Headers that are orders from a backend to the server, never meant for the client
+ * (design.md section 6): every `X-LIGHTTPD-*` (send-file, KBytes-per-second, …), `X-Sendfile`
+ * and `X-Sendfile2`. They are removed from every response, whether or not send-file was used
+ * (lighttpd leaked X-Sendfile2 when it was off).
+ *
+ * The filter runs when the head is written, not after `next()`: an error page, Koa's own error
+ * handler or a stage writing to `ctx.res` directly cannot get past it.
+ */
+export interface StripInternalHeadersOptions {
+  /** server.tag: the `Server:` header, unless a handler set its own; '' or undefined sends none. */
+  server?: string;
+}
+
+export function isInternalHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower.startsWith('x-lighttpd-') || lower === 'x-sendfile' || lower === 'x-sendfile2';
+}
+
+export function stripInternalHeaders(options: StripInternalHeadersOptions = {}): Middleware {
+  const tag = options.server;
+  return async function stripInternalHeadersMiddleware(ctx, next) {
+    filterHead(ctx.res, tag);
+    await next();
+  };
+}
+
+type WriteHead = ServerResponse['writeHead'];
+
+function filterHead(res: ServerResponse, tag: string | undefined): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function filteredWriteHead(this: ServerResponse, ...args: unknown[]) {
+    for (const name of this.getHeaderNames()) if (isInternalHeader(name)) this.removeHeader(name);
+    // Headers handed to writeHead itself skip setHeader: filter them too.
+    const last = args.length - 1;
+    if (last >= 1 && typeof args[last] === 'object' && args[last] !== null)
+      args[last] = withoutInternal(args[last]);
+    if (tag) {
+      // lighttpd ends the head with Date, then Server.
+      if (!this.hasHeader('Date') && this.sendDate) this.setHeader('Date', new Date().toUTCString());
+      if (!this.hasHeader('Server') && !headerListHas(args[last], 'server')) this.setHeader('Server', tag);
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as WriteHead;
+}
+
+function withoutInternal(headers: unknown): unknown {
+  if (Array.isArray(headers)) {
+    // [[name, value], …] or the flat [name, value, name, value, …] form.
+    if (headers.every((entry) => Array.isArray(entry)))
+      return headers.filter(([name]) => !isInternalHeader(String(name)));
+    const kept: unknown[] = [];
+    for (let i = 0; i < headers.length; i += 2)
+      if (!isInternalHeader(String(headers[i]))) kept.push(headers[i], headers[i + 1]);
+    return kept;
+  }
+  const kept: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders))
+    if (!isInternalHeader(name)) kept[name] = value;
+  return kept;
+}
+
+function headerListHas(headers: unknown, lowerName: string): boolean {
+  if (typeof headers !== 'object' || headers === null) return false;
+  if (Array.isArray(headers))
+    return headers.flat().some((entry) => String(entry).toLowerCase() === lowerName);
+  return Object.keys(headers).some((name) => name.toLowerCase() === lowerName);
+}

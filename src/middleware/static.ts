@@ -1,0 +1,215 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Context, Middleware } from 'koa';
+import { respondWithError } from '../http/error-page.js';
+import type { FileInfo } from '../http/file-info.js';
+import { DEFAULT_MIME_ASSIGN, type MimeAssign, MimeTypes, OCTET_STREAM } from '../http/mime.js';
+import { resolvePhysical } from '../http/physical.js';
+import { requestState } from '../http/request-state.js';
+import { serveFile } from '../http/serve-file.js';
+import { defaultLogger, type Logger } from '../log.js';
+import { deniedAfterResolve } from './access.js';
+
+/**
+ * lighttpd's tail of the request (spec 1.2 items 4-6): the file step (404/403/301, PATH_INFO),
+ * mod_indexfile, access check #2, mod_staticfile, and the answer when nobody handled it.
+ */
+export interface RequestFileOptions {
+  /** server.document-root. */
+  documentRoot: string;
+  /**
+   * index-file.names, tried in order for a path ending in `/`. A name starting with `/` is a
+   * path from the document root and becomes the script path itself. Default: none.
+   */
+  indexFiles?: readonly string[];
+  /** server.follow-symlink (default true). */
+  followSymlink?: boolean;
+}
+
+export interface StaticFilesOptions extends RequestFileOptions {
+  /** mimetype.assign: a MimeTypes or its list of [suffix, type]. Default DEFAULT_MIME_ASSIGN. */
+  mimeTypes?: MimeTypes | MimeAssign;
+  /** static-file.exclude-extensions: suffixes of the file path never sent as static files. */
+  excludeExtensions?: readonly string[];
+  /** static-file.disable-pathinfo: a file reached with trailing PATH_INFO is not sent (403). */
+  disablePathInfo?: boolean;
+  log?: Logger;
+}
+
+/**
+ * What the file step found for a request.
+ * - `file`: the entry that handles it, with lighttpd's uri.path after the step (`scriptPath`)
+ *   and PATH_INFO. Usually a regular file; `info.isFile` is false for a fifo, a device…
+ * - `directory`: a directory asked for with its slash, and no index file in it.
+ * - `redirect`: a directory asked for without its slash (301).
+ * - `error`: 404 or 403 from the file step itself.
+ * - `denied`: access check #2 refused the script path (403).
+ */
+export type RequestFile =
+  | { kind: 'file'; info: FileInfo; scriptPath: string; pathInfo: string }
+  | { kind: 'directory'; info: FileInfo; scriptPath: string }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'error'; status: 403 | 404 }
+  | { kind: 'denied' };
+
+const RESOLVED = Symbol.for('koa-lighty.request-file');
+
+/**
+ * The file step, index file and access check #2 for this request, done once: the result is
+ * kept on the request, so the FastCGI bridge and the static stage share one answer. Also fills
+ * the request state's `docRoot` and `physical`.
+ */
+export function resolveRequestFile(ctx: Context, options: RequestFileOptions): Promise<RequestFile> {
+  const docRoot = documentRootPath(options.documentRoot);
+  const held = (ctx.state as Record<symbol, Map<string, Promise<RequestFile>> | undefined>)[RESOLVED];
+  const cache = held ?? new Map<string, Promise<RequestFile>>();
+  if (!held) (ctx.state as Record<symbol, typeof cache>)[RESOLVED] = cache;
+  // Stages asking with the same options share one answer; different options get their own.
+  const key = [docRoot, options.followSymlink !== false, ...(options.indexFiles ?? [])].join('\0');
+  let found = cache.get(key);
+  if (!found) {
+    found = findRequestFile(ctx, docRoot, options);
+    cache.set(key, found);
+  }
+  return found;
+}
+
+async function findRequestFile(
+  ctx: Context,
+  docRoot: string,
+  options: RequestFileOptions,
+): Promise<RequestFile> {
+  const state = requestState(ctx);
+  const physical = await resolvePhysical(docRoot, state.path, state.target, {
+    followSymlink: options.followSymlink,
+  });
+  if (physical.kind === 'redirect' || physical.kind === 'error') return physical;
+  let found: Found;
+  if (physical.kind === 'file') {
+    found = {
+      kind: 'file',
+      info: physical.info,
+      scriptPath: physical.scriptPath,
+      pathInfo: physical.pathInfo,
+    };
+  } else {
+    const index = await indexFile(docRoot, state.path, state.target, options);
+    if (index?.kind === 'error') return index;
+    found = index ?? { kind: 'directory', info: physical.info, scriptPath: state.path };
+  }
+  if (deniedAfterResolve(ctx, found.scriptPath)) return { kind: 'denied' };
+  state.docRoot ??= docRoot;
+  state.physical = {
+    path: found.info.path,
+    info: found.info,
+    scriptPath: found.scriptPath,
+    pathInfo: found.kind === 'file' ? found.pathInfo : '',
+  };
+  return found;
+}
+
+type Found = Extract<RequestFile, { kind: 'file' | 'directory' }>;
+
+/** mod_indexfile: the first name that exists wins, whatever it is; a refused one is a 403. */
+async function indexFile(
+  docRoot: string,
+  dirPath: string,
+  target: string,
+  options: RequestFileOptions,
+): Promise<Extract<RequestFile, { kind: 'file' | 'error' }> | undefined> {
+  for (const name of options.indexFiles ?? []) {
+    if (name === '') continue;
+    const scriptPath = name.startsWith('/') ? name : dirPath + name;
+    const candidate = await resolvePhysical(docRoot, scriptPath, target, {
+      followSymlink: options.followSymlink,
+    });
+    switch (candidate.kind) {
+      case 'file':
+        if (candidate.pathInfo === '')
+          return { kind: 'file', info: candidate.info, scriptPath, pathInfo: '' };
+        break;
+      case 'redirect':
+      case 'directory':
+        // A directory named like an index file: lighttpd takes it, then mod_staticfile refuses it.
+        return { kind: 'error', status: 403 };
+      case 'error':
+        if (candidate.status === 403) return candidate;
+        break;
+    }
+  }
+  return undefined;
+}
+
+/** Absolute, without a trailing slash: document root + uri.path is the physical path. */
+function documentRootPath(documentRoot: string): string {
+  const absolute = resolve(documentRoot);
+  return absolute.length > 1 && absolute.endsWith('/') ? absolute.slice(0, -1) : absolute;
+}
+
+/**
+ * Serves files from the document root as lighttpd does. What it does not serve (a missing
+ * file, a directory without an index, an excluded extension, a method other than
+ * GET/HEAD/POST) goes on to the next middleware first; if nothing there answers, the request
+ * gets lighttpd's answer for it: the file step's 404/403/301, or "nobody handled it" (spec 1.2
+ * item 6): 403 for GET/HEAD/POST, 200 with Allow for OPTIONS, 501 for other methods. Access
+ * check #2 refusals are answered at once.
+ */
+export function staticFiles(options: StaticFilesOptions): Middleware {
+  const mime =
+    options.mimeTypes instanceof MimeTypes
+      ? options.mimeTypes
+      : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
+  const excluded = (options.excludeExtensions ?? []).filter((ext) => ext !== '');
+  const log = options.log ?? defaultLogger;
+  if (!existsSync(options.documentRoot))
+    log.warn(
+      'staticfile',
+      `document root ${options.documentRoot} does not exist: every request will be a 404`,
+    );
+
+  return async function staticFilesMiddleware(ctx, next) {
+    const found = await resolveRequestFile(ctx, options);
+    if (found.kind === 'denied') return respondWithError(ctx, 403);
+    if (found.kind === 'file' && servesStatically(ctx.method, found)) {
+      // A fifo, a device…: mod_staticfile refuses anything but a regular file.
+      if (!found.info.isFile) return respondWithError(ctx, 403);
+      const type = mime.lookup(found.info.path) || undefined;
+      // The implicit octet-stream fallback is sent without validators (lighttpd does the same).
+      return serveFile(ctx, found.info, {
+        contentType: type ?? OCTET_STREAM,
+        validators: type !== undefined,
+      });
+    }
+    await next();
+    if (ctx.body != null || ctx.status !== 404) return;
+    answerUnhandled(ctx, found);
+  };
+
+  function servesStatically(method: string, found: { info: FileInfo; pathInfo: string }): boolean {
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return false;
+    if (options.disablePathInfo && found.pathInfo !== '') return false;
+    return !excluded.some((ext) => found.info.path.endsWith(ext));
+  }
+}
+
+/** The answer lighttpd gives when no module took the request. */
+function answerUnhandled(ctx: Context, found: RequestFile): void {
+  if (found.kind === 'error') respondWithError(ctx, found.status);
+  else if (found.kind === 'redirect') redirect(ctx, found.location);
+  else if (ctx.method === 'OPTIONS') allowedMethods(ctx);
+  else
+    respondWithError(ctx, ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'POST' ? 403 : 501);
+}
+
+/** 301 to the directory with its slash: path-only Location, empty body, no Content-Type. */
+function redirect(ctx: Context, location: string): void {
+  ctx.body = null;
+  ctx.status = 301;
+  ctx.set('Location', location);
+}
+
+function allowedMethods(ctx: Context): void {
+  ctx.body = null;
+  ctx.status = 200;
+  ctx.set('Allow', 'OPTIONS, GET, HEAD, POST');
+}
