@@ -1,0 +1,111 @@
+import { type Backend, backendAddresses, createBackend } from '../backends/backend.js';
+import { Balancer } from '../backends/balancer.js';
+import type { MimeTypes } from '../http/mime.js';
+import type { Logger } from '../log.js';
+import {
+  type FastCgiHost,
+  type FastCgiOptions,
+  type HostSettings,
+  hostSettings,
+  secondsToMs,
+} from './fastcgi-options.js';
+import type { RouteKey } from './fastcgi-route.js';
+import { normaliseSendfileDocroots, type SendfileOptions } from './sendfile.js';
+
+/**
+ * From the `backends` option to running parts: one Backend (pools, spawned php-cgi) per
+ * distinct address, shared by every key and host block that names it (lighttpd shares a
+ * socket named twice too; the first block's spawning options win), and one Balancer per key.
+ * Each host block keeps its own request-side settings (docroot, send-file, …) even when it
+ * shares the Backend with another block.
+ */
+export interface HostBlock {
+  backend: Backend;
+  settings: HostSettings;
+  sendfile: SendfileOptions;
+}
+
+export interface KeyTarget {
+  key: string;
+  balancer: Balancer;
+  /** The host block each of the balancer's backends stands for. */
+  blocks: Map<Backend, HostBlock>;
+}
+
+export interface BuiltHosts {
+  routes: RouteKey<KeyTarget>[];
+  /** Every distinct backend, to start and stop. */
+  backends: Backend[];
+}
+
+export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: Logger): BuiltHosts {
+  const byAddress = new Map<string, Backend>();
+  const routes = options.backends.map(({ key, hosts }): RouteKey<KeyTarget> => {
+    const blocks = new Map<Backend, HostBlock>();
+    for (const host of hosts) {
+      const backend = sharedBackend(byAddress, host, log);
+      if (blocks.has(backend)) continue; // the same address twice under one key: one host
+      const settings = hostSettings(host);
+      if (settings.allowXSendFile && settings.xSendfileDocroot.length === 0) {
+        log.warn(
+          'fastcgi',
+          `${key} ${backend.label}: allowXSendFile without xSendfileDocroot lets the backend send any file this process can read`,
+        );
+      }
+      blocks.set(backend, {
+        backend,
+        settings,
+        sendfile: {
+          docroots: normaliseSendfileDocroots(settings.xSendfileDocroot),
+          mimeTypes,
+          forceLowercase: options.forceLowercaseFilenames,
+          log,
+        },
+      });
+    }
+    const balancer = new Balancer([...blocks.keys()], {
+      balance: options.balance,
+      disableTime: hosts[0]!.disableTime,
+      logger: log,
+    });
+    const first = hostSettings(hosts[0]!);
+    return {
+      key,
+      checkLocal: first.checkLocal,
+      fixRootScriptname: first.fixRootScriptname,
+      target: { key, balancer, blocks },
+    };
+  });
+  return { routes, backends: [...new Set(byAddress.values())] };
+}
+
+function sharedBackend(byAddress: Map<string, Backend>, host: FastCgiHost, log: Logger): Backend {
+  const id = JSON.stringify([host.binPath ?? '', backendAddresses(host)]);
+  let backend = byAddress.get(id);
+  if (!backend) {
+    const binEnvironment =
+      host.phpFcgiChildren === undefined
+        ? host.binEnvironment
+        : { ...host.binEnvironment, PHP_FCGI_CHILDREN: String(host.phpFcgiChildren) };
+    backend = createBackend({
+      label: host.label,
+      host: host.host,
+      port: host.port,
+      socket: host.socket,
+      binPath: host.binPath,
+      binEnvironment,
+      binCopyEnvironment: host.binCopyEnvironment,
+      maxProcs: host.maxProcs,
+      maxRequests: host.phpFcgiMaxRequests,
+      pool: {
+        connectTimeout: secondsToMs(host.connectTimeout ?? 8),
+        readTimeout: secondsToMs(host.readTimeout ?? 0),
+        writeTimeout: secondsToMs(host.writeTimeout ?? 0),
+        keepConn: host.keepConn ?? true,
+      },
+      logger: log,
+    });
+    byAddress.set(id, backend);
+  }
+  return backend;
+}

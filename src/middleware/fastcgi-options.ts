@@ -1,0 +1,138 @@
+import type { BalanceMode } from '../backends/balancer.js';
+import type { MimeAssign, MimeTypes } from '../http/mime.js';
+import type { Logger } from '../log.js';
+
+/**
+ * The options of `fastcgi()`: lighttpd's `fastcgi.server` in camelCase (spec 3.1), so a
+ * lighttpd.conf maps onto them one to one. Times are in seconds, as in lighttpd (fractions
+ * allowed: `readTimeout: 0.5`).
+ */
+export interface FastCgiOptions {
+  /**
+   * `fastcgi.server`: tried in this order, first match wins. A key starting with `/` is a
+   * plain byte prefix of the URL path (`/echo` matches `/echoes/x`); any other key is a
+   * case-sensitive suffix of the file path (`.php`).
+   */
+  backends: FastCgiKey[];
+  /** fastcgi.balance: `least-connection` (default; `fair` is its alias) or `round-robin`. */
+  balance?: BalanceMode;
+  /** fastcgi.map-extensions: `{ '.php3': '.php' }` sends `*.php3` to the `.php` key's hosts. */
+  mapExtensions?: Record<string, string>;
+  /** server.document-root: where check-local looks for scripts; DOCUMENT_ROOT unless a host sets `docroot`. */
+  documentRoot: string;
+  /** index-file.names: `/dir/` runs `/dir/index.php` when it exists. */
+  indexFiles?: readonly string[];
+  /** server.follow-symlink (default true). */
+  followSymlink?: boolean;
+  /** mimetype.assign, for files sent with X-Sendfile when the backend sent no Content-Type. */
+  mimeTypes?: MimeTypes | MimeAssign;
+  /** server.force-lowercase-filenames, for X-Sendfile paths. */
+  forceLowercaseFilenames?: boolean;
+  /** server.tag: SERVER_SOFTWARE (default `koa-lighty`; '' sends it empty). */
+  serverTag?: string;
+  /** server.name: SERVER_NAME (default: the Host header without its port). */
+  serverName?: string;
+  /** The error log: php-cgi's STDERR, failing backends, refused send-file paths. */
+  log?: Logger;
+}
+
+export interface FastCgiKey {
+  /** `.php` (suffix of the file path) or `/prefix` (prefix of the URL path). */
+  key: string;
+  /** The hosts serving this key; balanced with `balance`. */
+  hosts: FastCgiHost[];
+}
+
+export interface FastCgiHost {
+  /** For logs (lighttpd's optional host label). */
+  label?: string;
+  /** IP literal; a value starting with `/` is a unix socket. Default 127.0.0.1 with binPath. */
+  host?: string;
+  /** TCP port; processes spawned from binPath listen on port, port+1, … */
+  port?: number;
+  /** Unix socket; processes spawned from binPath listen on socket-0, socket-1, … */
+  socket?: string;
+  /** Spawn this command (`/usr/bin/php-cgi`), unless something already listens on the address. */
+  binPath?: string;
+  binEnvironment?: Record<string, string>;
+  /** When given, only these variables of our environment reach the spawned process. */
+  binCopyEnvironment?: string[];
+  /** Processes spawned from binPath (lighttpd's max-procs, default 4). */
+  maxProcs?: number;
+  /** PHP_FCGI_CHILDREN for spawned processes (default: binEnvironment's, else 1, as lighttpd). */
+  phpFcgiChildren?: number;
+  /** PHP_FCGI_MAX_REQUESTS for spawned processes. */
+  phpFcgiMaxRequests?: number;
+  /** The script must exist under the document root (default true), else 404. */
+  checkLocal?: boolean;
+  /** The document root as the backend sees it (a remote machine): DOCUMENT_ROOT and SCRIPT_FILENAME. */
+  docroot?: string;
+  /** Prefix removed from REQUEST_URI (`/strip/index/list` → `/index/list`). */
+  stripRequestUri?: string;
+  /** With key `/` and checkLocal off: SCRIPT_NAME '' and PATH_INFO the whole path. */
+  fixRootScriptname?: boolean;
+  /** SCRIPT_FILENAME = script + PATH_INFO (for PHP's cgi.fix_pathinfo). */
+  brokenScriptfilename?: boolean;
+  /** Honour X-Sendfile2, X-Sendfile and X-LIGHTTPD-send-file from this host (lighttpd's x-sendfile). */
+  allowXSendFile?: boolean;
+  /** Directories send-file may send from (after resolving symlinks). Without: any readable file. */
+  xSendfileDocroot?: string[];
+  /** Seconds a host that refused a connection is left out (default 1). */
+  disableTime?: number;
+  /** Seconds (default 8). */
+  connectTimeout?: number;
+  /** Seconds without a byte from the backend before 504; 0 = no limit (default). */
+  readTimeout?: number;
+  /** Seconds the backend may refuse request-body bytes before 504; 0 = no limit (default). */
+  writeTimeout?: number;
+  /**
+   * Ask the backend to keep the connection for the next request (FCGI_KEEP_CONN, default true;
+   * lighttpd never does). Backends that ignore it (node-fastcgi) work either way.
+   */
+  keepConn?: boolean;
+}
+
+/** One host block with every default applied: what a request needs to know about its host. */
+export interface HostSettings {
+  checkLocal: boolean;
+  docroot?: string;
+  stripRequestUri?: string;
+  fixRootScriptname: boolean;
+  brokenScriptfilename: boolean;
+  allowXSendFile: boolean;
+  /** Normalised entries, each ending in `/`. */
+  xSendfileDocroot: string[];
+}
+
+export function hostSettings(host: FastCgiHost): HostSettings {
+  return {
+    checkLocal: host.checkLocal ?? true,
+    docroot: host.docroot || undefined,
+    stripRequestUri: host.stripRequestUri || undefined,
+    fixRootScriptname: host.fixRootScriptname ?? false,
+    brokenScriptfilename: host.brokenScriptfilename ?? false,
+    allowXSendFile: host.allowXSendFile ?? false,
+    xSendfileDocroot: host.xSendfileDocroot ?? [],
+  };
+}
+
+/** Seconds (lighttpd's unit) to the milliseconds the pool counts in; undefined stays undefined. */
+export function secondsToMs(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
+}
+
+/** Startup errors lighttpd reports for a fastcgi.server it cannot use. */
+export function checkFastCgiOptions(options: FastCgiOptions): void {
+  if (!options.documentRoot) throw new TypeError('fastcgi: documentRoot is required');
+  for (const { key, hosts } of options.backends) {
+    if (!key) throw new TypeError('fastcgi: an empty key matches nothing');
+    if (!Array.isArray(hosts) || hosts.length === 0) {
+      throw new TypeError(`fastcgi: key ${JSON.stringify(key)} needs a list of hosts`);
+    }
+  }
+  for (const [from, to] of Object.entries(options.mapExtensions ?? {})) {
+    if (!options.backends.some((b) => b.key === to)) {
+      throw new TypeError(`fastcgi: mapExtensions ${from} → ${to}: no such key`);
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { Readable } from 'node:stream';
+import type { Context } from 'koa';
+import type { FastCgiResponse } from '../fastcgi/exchange.js';
+import { isInternalHeader } from './response-filter.js';
+
+/**
+ * The backend's answer, as the client gets it (spec 3.4): its status, its headers in its own
+ * spelling and order (`Content-type` stays `Content-type`; two Set-Cookie stay two lines), and
+ * its body streamed with backpressure. Three kinds of backend header never pass:
+ *  - orders to the server (X-Sendfile, X-Sendfile2, X-LIGHTTPD-*), whatever the host allows;
+ *  - hop-by-hop headers, which describe the backend's framing, not ours;
+ *  - Content-Length, untrusted: a wrong one would desynchronise the client's connection. The
+ *    length we send is the length we counted (small bodies) or chunked framing (large ones).
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+/** A body that ends within this many bytes is sent with Content-Length, like lighttpd does. */
+const BUFFER_UP_TO = 64 * 1024;
+
+/** Sets the backend's status and the headers that may reach the client. */
+export function applyBackendHead(
+  ctx: Context,
+  status: number,
+  headers: ReadonlyArray<readonly [string, string]>,
+): void {
+  ctx.status = status;
+  const grouped = new Map<string, { name: string; values: string[] }>();
+  for (const [name, rawValue] of headers) {
+    const lower = name.toLowerCase();
+    if (isInternalHeader(name)) continue;
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection' && /\bclose\b/i.test(rawValue)) ctx.set('Connection', 'close');
+      continue;
+    }
+    if (lower === 'content-length') continue;
+    // lighttpd's quirk (spec 3.4): the obsolete JavaScript type becomes the current one.
+    const value =
+      lower === 'content-type' ? rawValue.replace(/^application\/javascript/i, 'text/javascript') : rawValue;
+    const held = grouped.get(lower);
+    if (held) held.values.push(value);
+    else grouped.set(lower, { name, values: [value] });
+  }
+  for (const { name, values } of grouped.values()) ctx.set(name, values.length === 1 ? values[0]! : values);
+}
+
+/**
+ * Hands the backend's body to Koa. What the client must not see (HEAD, 204, 304) is read and
+ * dropped, so the connection can serve the next request; a body that ends within BUFFER_UP_TO
+ * bytes is sent whole with its length; anything longer streams, paced by the client.
+ */
+export async function sendBackendBody(ctx: Context, response: FastCgiResponse): Promise<void> {
+  const bodiless = ctx.method === 'HEAD' || ctx.status === 204 || ctx.status === 304 || ctx.status === 205;
+  if (bodiless) {
+    discardBody(response.body, BUFFER_UP_TO);
+    // An ended empty stream: Koa sends no body and, for HEAD, invents no Content-Length.
+    ctx.body = Readable.from([]);
+    return;
+  }
+  const head = await readUpTo(response.body, BUFFER_UP_TO);
+  if (head.ended) {
+    ctx.body = head.bytes;
+    return;
+  }
+  ctx.body = Readable.from(resume(head.bytes, response.body), { objectMode: false });
+}
+
+/**
+ * Reads and drops what the backend still sends, so its connection is reusable; past `limit`
+ * bytes it is not worth waiting for, and the connection is closed instead (the worker is
+ * freed when PHP next writes).
+ */
+export function discardBody(body: Readable, limit: number): void {
+  let seen = 0;
+  body.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) body.destroy();
+  });
+  body.on('error', () => {}); // a failure here concerns nobody: the client gets something else
+}
+
+async function readUpTo(body: Readable, limit: number): Promise<{ bytes: Buffer; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  return new Promise((resolve, reject) => {
+    const finish = (ended: boolean) => {
+      body.off('readable', onReadable);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      resolve({ bytes: Buffer.concat(chunks, length), ended });
+    };
+    const onReadable = () => {
+      for (let chunk: Buffer | null = body.read(); chunk !== null; chunk = body.read()) {
+        chunks.push(chunk);
+        length += chunk.length;
+        if (length > limit) return finish(false);
+      }
+    };
+    const onEnd = () => finish(true);
+    const onError = (error: Error) => {
+      body.off('readable', onReadable);
+      body.off('end', onEnd);
+      reject(error);
+    };
+    body.on('readable', onReadable);
+    body.once('end', onEnd);
+    body.once('error', onError);
+  });
+}
+
+async function* resume(first: Buffer, rest: Readable): AsyncGenerator<Buffer> {
+  yield first;
+  yield* rest as AsyncIterable<Buffer>;
+}

@@ -1,0 +1,200 @@
+import { resolve } from 'node:path';
+import type { Context, Middleware, Next } from 'koa';
+import { FastCgiError, RequestAborted } from '../fastcgi/errors.js';
+import type { FastCgiResponse } from '../fastcgi/exchange.js';
+import { respondWithError } from '../http/error-page.js';
+import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
+import { requestState } from '../http/request-state.js';
+import { defaultLogger } from '../log.js';
+import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
+import { buildHosts, type HostBlock, type KeyTarget } from './fastcgi-hosts.js';
+import { checkFastCgiOptions, type FastCgiOptions } from './fastcgi-options.js';
+import { backendRequestBody } from './fastcgi-request-body.js';
+import { applyBackendHead, discardBody, sendBackendBody } from './fastcgi-response.js';
+import { FastCgiRoutes } from './fastcgi-route.js';
+import { findSendfileDirective, sendBackendFile } from './sendfile.js';
+import { resolveRequestFile } from './static.js';
+
+export type { FastCgiHost, FastCgiKey, FastCgiOptions } from './fastcgi-options.js';
+
+/**
+ * The FastCGI bridge: lighttpd's mod_fastcgi as a Koa middleware. Requests whose path matches
+ * a key go to that key's hosts (php-cgi, spawned here or running elsewhere); the others go on
+ * to the next middleware.
+ *
+ * ```ts
+ * const php = fastcgi({ documentRoot: '/srv/www', indexFiles: ['index.php'],
+ *   backends: [{ key: '.php', hosts: [{ socket: '/run/php.sock', binPath: '/usr/bin/php-cgi' }] }] });
+ * await php.ready();          // spawns php-cgi (the first request would do it otherwise)
+ * app.use(php);
+ * // on shutdown: await php.close();
+ * ```
+ */
+export interface FastCgiMiddleware extends Middleware {
+  /** Spawns the bin-path processes and resolves once they accept connections. Idempotent. */
+  ready(): Promise<void>;
+  /** Aborts running requests, closes every connection and stops the spawned processes. */
+  close(): Promise<void>;
+}
+
+/** Bytes of a backend body still read after a send-file header before its connection is closed instead. */
+const DISCARD_AFTER_SENDFILE = 64 * 1024;
+
+interface ScriptPaths {
+  scriptName: string;
+  pathInfo: string;
+  scriptFilename: string;
+}
+
+export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
+  checkFastCgiOptions(options);
+  const log = options.log ?? defaultLogger;
+  const mimeTypes =
+    options.mimeTypes instanceof MimeTypes
+      ? options.mimeTypes
+      : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
+  const documentRoot = withoutTrailingSlash(resolve(options.documentRoot));
+  const fileOptions = { documentRoot, indexFiles: options.indexFiles, followSymlink: options.followSymlink };
+  const serverTag = options.serverTag ?? 'koa-lighty';
+  const { routes: keys, backends } = buildHosts(options, mimeTypes, log);
+  const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
+
+  let starting: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  const ready = () => {
+    starting ??= Promise.all(backends.map((backend) => backend.start())).then(() => {});
+    return starting;
+  };
+  const close = () => {
+    closing ??= (async () => {
+      await starting?.catch(() => {});
+      await Promise.all(backends.map((backend) => backend.stop()));
+    })();
+    return closing;
+  };
+
+  const middleware = async function fastcgiMiddleware(ctx: Context, next: Next): Promise<void> {
+    let path: string;
+    try {
+      path = requestState(ctx).path;
+    } catch (error) {
+      return answerFailure(ctx, error);
+    }
+    const early = routes.matchUriPath(path);
+    if (early && 'claimed' in early) {
+      const { target, scriptName, pathInfo } = early.claimed;
+      return forward(ctx, target, { scriptName, pathInfo, scriptFilename: documentRoot + scriptName });
+    }
+    if (early && !early.pending.target.balancer.available) {
+      log.error('fastcgi', `all handlers for ${early.pending.key} are down`);
+      return respondWithError(ctx, 503);
+    }
+    const found = await resolveRequestFile(ctx, fileOptions);
+    if (found.kind === 'file') {
+      const route = routes.matchFile(found.info.path, path);
+      if (route) {
+        if (!found.info.isFile) return respondWithError(ctx, 403);
+        const paths = {
+          scriptName: found.scriptPath,
+          pathInfo: found.pathInfo,
+          scriptFilename: found.info.path,
+        };
+        return forward(ctx, route.target, paths);
+      }
+    }
+    // A script URL whose script is not there gets the file step's answer, with or without a
+    // static stage behind us.
+    if (early && found.kind === 'error') return respondWithError(ctx, found.status);
+    if (early && found.kind === 'denied') return respondWithError(ctx, 403);
+    return next();
+  };
+
+  async function forward(ctx: Context, target: KeyTarget, paths: ScriptPaths): Promise<void> {
+    try {
+      await ready();
+    } catch (error) {
+      log.error('fastcgi', `backends for ${target.key} did not start: ${(error as Error).message}`);
+      return respondWithError(ctx, 503);
+    }
+    // The client going away must cost the backend connection, before and after the headers.
+    const gone = new AbortController();
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) gone.abort();
+    });
+
+    const body = await backendRequestBody(ctx.req).catch((error: Error) => error);
+    if (body instanceof Error) return answerFailure(ctx, body);
+    let answer: { backend: HostBlock['backend']; response: FastCgiResponse };
+    try {
+      answer = await target.balancer.request((backend) => {
+        const settings = target.blocks.get(backend)!.settings;
+        const params = buildCgiParams(ctx, {
+          ...paths,
+          documentRoot,
+          docrootOption: settings.docroot,
+          stripRequestUri: settings.stripRequestUri,
+          brokenScriptfilename: settings.brokenScriptfilename,
+          serverTag,
+          serverName: options.serverName,
+          contentLength: body.length,
+        });
+        return {
+          params: cgiParamsForWire(params),
+          body: body.body,
+          signal: gone.signal,
+          onStderr: (line) => log.error('fastcgi', `FastCGI-stderr: ${line}`),
+        };
+      });
+    } catch (error) {
+      await body.discard();
+      return answerFailure(ctx, error);
+    }
+    const { backend, response } = answer;
+    gone.signal.addEventListener('abort', () => response.body.destroy(), { once: true });
+    await respond(ctx, target.blocks.get(backend)!, response);
+  }
+
+  async function respond(ctx: Context, block: HostBlock, response: FastCgiResponse): Promise<void> {
+    if (response.status < 200) {
+      // An interim status cannot end a response; the backend broke the CGI contract.
+      discardBody(response.body, 0);
+      log.error('fastcgi', `backend ${block.backend.label} answered with status ${response.status}`);
+      return respondWithError(ctx, 502);
+    }
+    applyBackendHead(ctx, response.status, response.headers);
+    const directive = block.settings.allowXSendFile ? findSendfileDirective(response.headers) : undefined;
+    if (directive) {
+      // The file replaces the body: whatever PHP still writes is not waited for.
+      discardBody(response.body, DISCARD_AFTER_SENDFILE);
+      return sendBackendFile(ctx, response.status, directive, block.sendfile);
+    }
+    response.body.on('error', (error) => {
+      if (!(error instanceof RequestAborted))
+        log.error('fastcgi', `response from ${block.backend.label} cut: ${error.message}`);
+    });
+    try {
+      await sendBackendBody(ctx, response);
+    } catch (error) {
+      answerFailure(ctx, error);
+    }
+  }
+
+  function answerFailure(ctx: Context, error: unknown): void {
+    // The client is gone (before or while sending its body): nobody to answer.
+    if (error instanceof RequestAborted || ctx.req.socket.destroyed) return;
+    const status = (error as { status?: unknown }).status;
+    if (error instanceof FastCgiError || status === 400) {
+      log.error('fastcgi', `${ctx.method} ${ctx.url}: ${(error as Error).message}`);
+      respondWithError(ctx, error instanceof FastCgiError ? error.status : 400);
+      return;
+    }
+    log.error('fastcgi', `${ctx.method} ${ctx.url}: ${(error as Error)?.stack ?? String(error)}`);
+    respondWithError(ctx, 500);
+  }
+
+  return Object.assign(middleware, { ready, close });
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
