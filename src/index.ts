@@ -3,6 +3,7 @@
  * the lighttpd.conf front end. Re-exports only.
  */
 export { accessDeny, type AccessDenyOptions } from './middleware/access.js';
+export { alias } from './middleware/alias.js';
 export { lighttpdErrors } from './middleware/errors.js';
 export { fastcgi, type FastCgiHost, type FastCgiKey, type FastCgiMiddleware, type FastCgiOptions } from './middleware/fastcgi.js';
 export { redirect, type RedirectOptions } from './middleware/redirect.js';

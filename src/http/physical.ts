@@ -16,6 +16,11 @@ export type Physical =
 export interface PhysicalOptions {
   /** server.follow-symlink (default true); false refuses any path that goes through a symlink. */
   followSymlink?: boolean;
+  /**
+   * The request's uri.path, when `uriPath` is only the part below another root (mod_alias,
+   * secdownload): the redirect for a directory must name the URL, not the file-system path.
+   */
+  locationPath?: string;
 }
 
 /**
@@ -36,7 +41,7 @@ export async function resolvePhysical(
     if (info.isDirectory) {
       found = uriPath.endsWith('/')
         ? { kind: 'directory', info }
-        : { kind: 'redirect', location: slashed(uriPath, rawTarget) };
+        : { kind: 'redirect', location: slashed(options.locationPath ?? uriPath, rawTarget) };
     } else {
       found = { kind: 'file', info, pathInfo: '', scriptPath: uriPath };
     }

@@ -12,6 +12,11 @@ export interface RequestState extends NormalisedTarget {
   readonly target: string;
   /** The document root the physical path is built from (server.document-root, or secdownload's). */
   docRoot?: string;
+  /**
+   * mod_alias: paths under `prefix` are files under `directory`, not under the document root
+   * (DOCUMENT_ROOT becomes `directory`, SCRIPT_NAME stays the URL path).
+   */
+  alias?: { prefix: string; directory: string };
   /** Set once the physical path has been resolved (see resolveRequestFile in middleware/static). */
   physical?: PhysicalPath;
 }

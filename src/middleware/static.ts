@@ -5,7 +5,7 @@ import { respondWithError } from '../http/error-page.js';
 import type { FileInfo } from '../http/file-info.js';
 import { DEFAULT_MIME_ASSIGN, type MimeAssign, MimeTypes, OCTET_STREAM } from '../http/mime.js';
 import { resolvePhysical } from '../http/physical.js';
-import { requestState } from '../http/request-state.js';
+import { type RequestState, requestState } from '../http/request-state.js';
 import { serveFile } from '../http/serve-file.js';
 import { defaultLogger, type Logger } from '../log.js';
 import { deniedAfterResolve } from './access.js';
@@ -76,12 +76,18 @@ export function resolveRequestFile(ctx: Context, options: RequestFileOptions): P
 
 async function findRequestFile(
   ctx: Context,
-  docRoot: string,
+  rootOption: string,
   options: RequestFileOptions,
 ): Promise<RequestFile> {
+  let docRoot = rootOption;
   const state = requestState(ctx);
-  const physical = await resolvePhysical(docRoot, state.path, state.target, {
+  // mod_alias moves a URL prefix onto another directory: look the rest of the path up there,
+  // and put the prefix back in front of what the file step reports in URL terms.
+  const base = aliasedBase(state) ?? { docRoot, path: state.path, urlPrefix: '' };
+  docRoot = base.docRoot;
+  const physical = await resolvePhysical(docRoot, base.path, state.target, {
     followSymlink: options.followSymlink,
+    locationPath: state.path,
   });
   if (physical.kind === 'redirect' || physical.kind === 'error') return physical;
   let found: Found;
@@ -89,12 +95,13 @@ async function findRequestFile(
     found = {
       kind: 'file',
       info: physical.info,
-      scriptPath: physical.scriptPath,
+      scriptPath: base.urlPrefix + physical.scriptPath,
       pathInfo: physical.pathInfo,
     };
   } else {
-    const index = await indexFile(docRoot, state.path, state.target, options);
+    const index = await indexFile(docRoot, base.path, state.target, options);
     if (index?.kind === 'error') return index;
+    if (index) index.scriptPath = base.urlPrefix + index.scriptPath;
     found = index ?? { kind: 'directory', info: physical.info, scriptPath: state.path };
   }
   if (deniedAfterResolve(ctx, found.scriptPath)) return { kind: 'denied' };
@@ -138,6 +145,27 @@ async function indexFile(
     }
   }
   return undefined;
+}
+
+/**
+ * Where an aliased path lives: `directory` + the rest of the path after `prefix`, split so that
+ * the rest starts with `/`. A prefix without its slash matches only whole segments here
+ * (`/js` matches `/js` and `/js/x`, not `/jsx` nor `/js../etc`: the traversal lighttpd fixed
+ * in 1.4.51, CVE-2018-19052).
+ */
+function aliasedBase(state: RequestState): { docRoot: string; path: string; urlPrefix: string } | undefined {
+  const alias = state.alias;
+  if (!alias) return undefined;
+  let rest = state.path.slice(alias.prefix.length);
+  let urlPrefix = alias.prefix;
+  if (alias.prefix.endsWith('/')) {
+    rest = `/${rest}`;
+    urlPrefix = alias.prefix.slice(0, -1);
+  } else if (rest !== '' && !rest.startsWith('/')) {
+    return undefined;
+  }
+  // An empty rest names the directory itself: the file step then redirects to add the slash.
+  return { docRoot: documentRootPath(alias.directory), path: rest, urlPrefix };
 }
 
 /** Absolute, without a trailing slash: document root + uri.path is the physical path. */

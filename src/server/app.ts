@@ -11,6 +11,7 @@ import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
 import {
   accessRule,
+  aliasRules,
   fastcgiOptions,
   mimeAssign,
   redirectRules,
@@ -30,6 +31,7 @@ import { MimeTypes } from '../http/mime.js';
 import { requestState } from '../http/request-state.js';
 import { defaultLogger, type Logger, streamLogger } from '../log.js';
 import { accessDeny } from '../middleware/access.js';
+import { alias } from '../middleware/alias.js';
 import { lighttpdErrors } from '../middleware/errors.js';
 import { type FastCgiMiddleware, fastcgi } from '../middleware/fastcgi.js';
 import { redirect } from '../middleware/redirect.js';
@@ -162,6 +164,7 @@ function buildStageOptions(r: OptionReader) {
     trigger: triggerOptions(r),
     fastcgi: fastcgiOptions(r),
     redirect: redirectRules(r),
+    alias: aliasRules(r),
   };
 }
 
@@ -222,6 +225,8 @@ class StageRegistry {
       const options = o.secdownload;
       stages.push(this.#shared('secdownload', options, () => secdownload({ ...options, mimeTypes, log })));
     }
+    // docroot hook: mod_alias moves a URL prefix onto another directory for the file step.
+    if (has('mod_alias') && o.alias.length > 0) stages.push(this.#shared('alias', o.alias, () => alias(o.alias)));
     if (has('mod_fastcgi') && o.fastcgi) {
       const options = o.fastcgi;
       stages.push(
