@@ -130,7 +130,8 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
         const settings = target.blocks.get(backend)!.settings;
         const params = buildCgiParams(ctx, {
           ...paths,
-          documentRoot,
+          // mod_alias gives the file its own root, and DOCUMENT_ROOT follows (lighttpd's basedir).
+          documentRoot: requestState(ctx).docRoot ?? documentRoot,
           docrootOption: settings.docroot,
           stripRequestUri: settings.stripRequestUri,
           brokenScriptfilename: settings.brokenScriptfilename,

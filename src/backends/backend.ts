@@ -1,0 +1,144 @@
+/**
+ * A backend is one host block of `fastcgi.server`: either an address someone else serves
+ * (host/port or socket), or php-cgi processes we spawn from `bin-path` (max-procs of them,
+ * on port+n or socket-n, as lighttpd). Each process gets its own BackendPool; the balancer
+ * picks a host, then the least-loaded process within it (spec 3.6).
+ */
+import type { FastCgiAddress } from '../fastcgi/connection.js';
+import { BackendPool, type BackendPoolOptions } from '../fastcgi/pool.js';
+import type { Logger } from '../log.js';
+import { PhpCgiProcess, type PhpCgiProcessOptions } from './php-cgi.js';
+
+export interface Backend {
+  /** For logs: the host block's label, else its address. */
+  readonly label: string;
+  /** One pool per process; a remote backend has exactly one. */
+  readonly pools: readonly BackendPool[];
+  /** Requests running or waiting on this host. */
+  readonly load: number;
+  start(): Promise<void>;
+  /** Closes the pools (running requests are aborted) and stops spawned processes. */
+  stop(): Promise<void>;
+}
+
+export interface BackendOptions {
+  label?: string;
+  host?: string;
+  port?: number;
+  socket?: string;
+  /** Spawn php-cgi (lighttpd's bin-path); its address comes from host/port or socket. */
+  binPath?: string;
+  binEnvironment?: Record<string, string>;
+  binCopyEnvironment?: string[];
+  /** Processes to spawn (lighttpd's max-procs, default 4 as there), each with PHP_FCGI_CHILDREN workers. */
+  maxProcs?: number;
+  /** PHP_FCGI_MAX_REQUESTS for spawned processes. */
+  maxRequests?: number;
+  /** Pool settings (timeouts in ms); maxConns defaults to PHP_FCGI_CHILDREN for spawned processes. */
+  pool?: Omit<BackendPoolOptions, 'address' | 'logger'>;
+  logger?: Logger;
+}
+
+/** The address(es) a host block describes; spawned processes get port+n or socket-n. */
+export function backendAddresses(options: BackendOptions): FastCgiAddress[] {
+  let { host, socket } = options;
+  if (host?.startsWith('/')) {
+    socket = host; // lighttpd: a host starting with / is a unix socket
+    host = undefined;
+  }
+  if (socket && (host !== undefined || options.port !== undefined)) {
+    throw new Error('fastcgi backend: host/port and socket are mutually exclusive');
+  }
+  if (!socket && host === undefined && options.port === undefined && !options.binPath) {
+    throw new Error('fastcgi backend: needs host and port, socket, or bin-path');
+  }
+  const procs = options.binPath ? Math.max(1, options.maxProcs ?? 4) : 1;
+  const addresses: FastCgiAddress[] = [];
+  for (let n = 0; n < procs; n++) {
+    if (socket) addresses.push({ socket: options.binPath ? `${socket}-${n}` : socket });
+    else
+      addresses.push({ host: host ?? '127.0.0.1', port: (options.port ?? 80) + (options.binPath ? n : 0) });
+  }
+  return addresses;
+}
+
+export function createBackend(options: BackendOptions): Backend {
+  const addresses = backendAddresses(options);
+  const label = options.label ?? describeBackend(options);
+  if (!options.binPath) {
+    const pool = new BackendPool({ ...options.pool, address: addresses[0]!, logger: options.logger });
+    return new RemoteBackend(label, pool);
+  }
+  const processes = addresses.map(
+    (address) =>
+      new PhpCgiProcess({
+        binPath: options.binPath!,
+        address,
+        binEnvironment: options.binEnvironment,
+        binCopyEnvironment: options.binCopyEnvironment,
+        maxRequests: options.maxRequests,
+        log: (line, stream) => {
+          if (stream === 'supervisor') options.logger?.warn('php-cgi', line);
+          else options.logger?.error('php-cgi', line);
+        },
+      } satisfies PhpCgiProcessOptions),
+  );
+  return new SpawnedBackend(label, processes, options);
+}
+
+function describeBackend(options: BackendOptions): string {
+  if (options.socket) return options.socket;
+  return `${options.host ?? '127.0.0.1'}:${options.port ?? 80}`;
+}
+
+function sumLoad(pools: readonly BackendPool[]): number {
+  let load = 0;
+  for (const pool of pools) load += pool.load;
+  return load;
+}
+
+class RemoteBackend implements Backend {
+  readonly pools: readonly BackendPool[];
+  constructor(
+    readonly label: string,
+    pool: BackendPool,
+  ) {
+    this.pools = [pool];
+  }
+  get load(): number {
+    return sumLoad(this.pools);
+  }
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.destroy()));
+  }
+}
+
+class SpawnedBackend implements Backend {
+  readonly pools: readonly BackendPool[];
+  constructor(
+    readonly label: string,
+    readonly processes: PhpCgiProcess[],
+    options: BackendOptions,
+  ) {
+    this.pools = processes.map(
+      (proc) =>
+        new BackendPool({
+          maxConns: proc.children,
+          ...options.pool,
+          address: proc.address,
+          logger: options.logger,
+        }),
+    );
+  }
+  get load(): number {
+    return sumLoad(this.pools);
+  }
+  async start(): Promise<void> {
+    await Promise.all(this.processes.map((proc) => proc.start()));
+  }
+  async stop(): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.destroy()));
+    await Promise.all(this.processes.map((proc) => proc.stop()));
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What a BackendPool is told: the backend's address, its limits and timeouts (all in ms),
+ * and what one request brings. The defaults are lighttpd's where it has one.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log.js';
+import type { FastCgiAddress } from './connection.js';
+import type { NameValue } from './records.js';
+import { DEFAULT_REPLAY_LIMIT } from './request-body.js';
+
+export interface BackendPoolOptions {
+  address: FastCgiAddress;
+  /** Connections to open when the backend does not answer FCGI_GET_VALUES in time (default 1). */
+  maxConns?: number;
+  /** Ask the backend for FCGI_MAX_CONNS at first use (default true). */
+  askMaxConns?: boolean;
+  /** How long to wait for the FCGI_GET_VALUES answer, ms (default 1000). */
+  getValuesTimeout?: number;
+  /** ms (default 8000, lighttpd's connect-timeout). */
+  connectTimeout?: number;
+  /** ms without a byte from the backend once the request is sent; 0 = no limit (lighttpd's default). */
+  readTimeout?: number;
+  /** ms the backend may refuse request-body bytes; 0 = no limit. */
+  writeTimeout?: number;
+  /** ms an unused connection stays open (default 5000). */
+  idleTimeout?: number;
+  /** ms a request may wait for a connection (default 30000). */
+  queueTimeout?: number;
+  /** Ask for FCGI_KEEP_CONN (default true; php-cgi honours it, node-fastcgi does not). */
+  keepConn?: boolean;
+  /** Request-body bytes remembered so a request can be retried on a fresh connection. */
+  replayLimit?: number;
+  logger?: Logger;
+}
+
+export interface PoolRequest {
+  params: Iterable<NameValue>;
+  /** The request body; a Readable is streamed with backpressure. */
+  body?: Readable | Buffer | null;
+  role?: number;
+  /** FCGI_STDERR lines (PHP's error_log()); by default they go to the logger as errors. */
+  onStderr?: (line: string) => void;
+  /** Abort: before the headers the promise rejects with RequestAborted, after them the body errors. */
+  signal?: AbortSignal;
+}
+
+export type PoolSettings = Required<Omit<BackendPoolOptions, 'logger' | 'address'>>;
+
+export function poolSettings(options: BackendPoolOptions): PoolSettings {
+  return {
+    maxConns: options.maxConns ?? 1,
+    askMaxConns: options.askMaxConns ?? true,
+    getValuesTimeout: options.getValuesTimeout ?? 1000,
+    connectTimeout: options.connectTimeout ?? 8000,
+    readTimeout: options.readTimeout ?? 0,
+    writeTimeout: options.writeTimeout ?? 0,
+    idleTimeout: options.idleTimeout ?? 5000,
+    queueTimeout: options.queueTimeout ?? 30_000,
+    keepConn: options.keepConn ?? true,
+    replayLimit: options.replayLimit ?? DEFAULT_REPLAY_LIMIT,
+  };
+}

@@ -1,0 +1,143 @@
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test from 'ava';
+import { type Backend, createBackend } from '../src/backends/backend.js';
+import { Balancer } from '../src/backends/balancer.js';
+import { ConnectFailed, NoBackendAvailable } from '../src/fastcgi/errors.js';
+import { memoryLogger } from '../src/log.js';
+import { FakePeer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
+import { phpParams, startPhpCgi } from './helpers/php-cgi.js';
+import { freePort } from './helpers/ports.js';
+
+const params: [string, string][] = [['SCRIPT_FILENAME', '/x.php']];
+
+async function readAll(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+/** A fake host that names itself in its answer; `hold` keeps requests with HOLD=1 open until released. */
+async function namedHost(t: import('ava').ExecutionContext, name: string) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const server = await startFakeFastCgi(async (peer) => {
+    for (;;) {
+      const req = await peer.request();
+      if (!req) return;
+      if (req.params.get('HOLD') === '1') await released;
+      peer.write(FakePeer.answer(`X-Host: ${name}\r\n\r\n${req.params.get('ECHO') ?? name}`));
+    }
+  });
+  const backend = createBackend({ label: name, ...server.address });
+  t.teardown(async () => {
+    release();
+    await backend.stop();
+    await server.close();
+  });
+  return { backend, release };
+}
+
+async function deadHost(t: import('ava').ExecutionContext, name: string): Promise<Backend> {
+  const backend = createBackend({ label: name, host: '127.0.0.1', port: await freePort() });
+  t.teardown(() => backend.stop());
+  return backend;
+}
+
+async function hostOf(balancer: Balancer, extra: [string, string][] = []): Promise<string> {
+  const { backend, response } = await balancer.request({ params: [...params, ...extra] });
+  const body = await readAll(response.body);
+  if (body !== backend.label) throw new Error(`answer ${body} came from ${backend.label}?`);
+  return body;
+}
+
+test('least-connection: with equal load the first listed host wins', async (t) => {
+  const a = await namedHost(t, 'a');
+  const b = await namedHost(t, 'b');
+  const balancer = new Balancer([a.backend, b.backend]);
+  const seen = [];
+  for (let i = 0; i < 5; i++) seen.push(await hostOf(balancer));
+  t.deepEqual(seen, ['a', 'a', 'a', 'a', 'a']);
+});
+
+test('least-connection: a busy host is passed over for an idle one ("fair" is the same)', async (t) => {
+  const a = await namedHost(t, 'a');
+  const b = await namedHost(t, 'b');
+  const balancer = new Balancer([a.backend, b.backend], { balance: 'fair' });
+  const held = balancer.request({ params: [...params, ['HOLD', '1']] });
+  await sleep(50);
+  t.is(a.backend.load, 1);
+  t.is(await hostOf(balancer), 'b');
+  a.release();
+  const { backend, response } = await held;
+  t.is(backend.label, 'a');
+  await readAll(response.body);
+});
+
+test('round-robin takes the hosts in turn', async (t) => {
+  const a = await namedHost(t, 'a');
+  const b = await namedHost(t, 'b');
+  const c = await namedHost(t, 'c');
+  const balancer = new Balancer([a.backend, b.backend, c.backend], { balance: 'round-robin' });
+  const seen = [];
+  for (let i = 0; i < 6; i++) seen.push(await hostOf(balancer));
+  t.deepEqual(seen, ['a', 'b', 'c', 'a', 'b', 'c']);
+});
+
+test('a host that refuses connections is disabled for disable-time; requests go to the next', async (t) => {
+  const dead = await deadHost(t, 'dead');
+  const b = await namedHost(t, 'b');
+  const logger = memoryLogger();
+  const balancer = new Balancer([dead, b.backend], { balance: 'round-robin', disableTime: 1, logger });
+  const seen = [];
+  for (let i = 0; i < 4; i++) seen.push(await hostOf(balancer));
+  t.deepEqual(seen, ['b', 'b', 'b', 'b']);
+  const disabled = () => logger.lines.filter((l) => l.includes('backend dead disabled')).length;
+  t.is(disabled(), 1, 'tried once, then left alone while disabled');
+  await sleep(1100);
+  t.is(await hostOf(balancer), 'b');
+  t.is(disabled(), 2, 'tried again after disable-time');
+});
+
+test('no usable host: the connect error (503), then NoBackendAvailable (503) while disabled', async (t) => {
+  const one = await deadHost(t, 'one');
+  const two = await deadHost(t, 'two');
+  const balancer = new Balancer([one, two], { disableTime: 10 });
+  const first = await t.throwsAsync(balancer.request({ params }), { instanceOf: ConnectFailed });
+  t.is(first.status, 503);
+  t.false(balancer.available);
+  const second = await t.throwsAsync(balancer.request({ params }), { instanceOf: NoBackendAvailable });
+  t.is(second.status, 503);
+});
+
+test('params may depend on the chosen host', async (t) => {
+  const a = await namedHost(t, 'a');
+  const balancer = new Balancer([a.backend]);
+  const { backend, response } = await balancer.request((chosen) => ({
+    params: [['ECHO', `for ${chosen.label}`]],
+  }));
+  t.is(backend.label, 'a');
+  t.is(await readAll(response.body), 'for a');
+});
+
+test('an unknown balance mode is refused', (t) => {
+  t.throws(() => new Balancer([], { balance: 'hash' as never }), { message: /unsupported/ });
+});
+
+test('with real php-cgi hosts, a dead first host costs nothing but a log line', async (t) => {
+  const php = await startPhpCgi();
+  t.teardown(() => php.stop());
+  const live = createBackend({ label: 'php', ...php.address });
+  t.teardown(() => live.stop());
+  const dead = await deadHost(t, 'dead');
+  const balancer = new Balancer([dead, live]);
+  for (let i = 0; i < 3; i++) {
+    const { backend, response } = await balancer.request({
+      params: phpParams('fcgi-sleep.php', { QUERY_STRING: 'ms=1' }),
+    });
+    t.is(backend.label, 'php');
+    t.regex(await readAll(response.body), /^slept/);
+  }
+});
