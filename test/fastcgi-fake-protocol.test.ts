@@ -148,13 +148,13 @@ test('a broken CGI header block is a BadCgiResponse (502)', async (t) => {
   t.is((error as unknown as { status: number }).status, 502);
 });
 
-test('a close before any byte, on a fresh connection, is ClosedBeforeResponse (500), not retried', async (t) => {
+test('a close before any byte, on a fresh connection, is ClosedBeforeResponse (502), not retried', async (t) => {
   const { pool, server } = await fixture(t, async (peer) => {
     await peer.request();
     peer.close();
   });
   const error = await t.throwsAsync(pool.request({ params }), { instanceOf: ClosedBeforeResponse });
-  t.is(error.status, 500);
+  t.is(error.status, 502);
   t.is(server.accepted, 2); // GET_VALUES, then the one request
 });
 

@@ -57,11 +57,13 @@ export class BadCgiResponse extends FastCgiError {
 }
 
 /**
- * The backend closed (or ended the request) before a complete header block. lighttpd answers
- * 500 here (spec 3.4, seen), unlike the 502 for malformed input.
+ * The backend closed (or ended the request) before a complete header block: php-cgi crashed
+ * or was killed. lighttpd answers 500 here (spec 3.4, seen); koa-lighty answers 502 Bad
+ * Gateway, as for malformed input, because the fault is the backend's, not the server's
+ * (a deliberate difference, listed in the README).
  */
 export class ClosedBeforeHeaders extends FastCgiError {
-  readonly status: number = 500;
+  readonly status: number = 502;
   readonly code: string = 'FCGI_CLOSED_BEFORE_HEADERS';
 }
 

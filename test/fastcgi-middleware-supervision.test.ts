@@ -1,0 +1,78 @@
+/**
+ * php-cgi dying under a request, as a user sees it through HTTP: the request in flight gets
+ * 502 (not a hang, not a crash), and once the supervisor has respawned php-cgi the site works
+ * again without a restart.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import Koa from 'koa';
+import { memoryLogger } from '../src/log.js';
+import { fastcgi } from '../src/middleware/fastcgi.js';
+import { serve } from './helpers/http.js';
+import { PHP_FIXTURES } from './helpers/php-cgi.js';
+
+/** Pids of the php-cgi processes listening on `socket` (ours: the socket is in our temp dir). */
+function phpCgiLeaders(socket: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (cmdline.some((arg) => arg.includes('php-cgi')) && cmdline.includes(socket) && pgid === Number(entry)) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+test('php-cgi killed during a request: that request gets 502, the next ones succeed after the respawn', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-supervision-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'php.sock');
+  const log = memoryLogger();
+  const php = fastcgi({
+    documentRoot: PHP_FIXTURES,
+    backends: [{ key: '.php', hosts: [{ binPath: 'php-cgi', socket, maxProcs: 1, phpFcgiChildren: 2 }] }],
+    log,
+  });
+  await php.ready();
+  t.teardown(() => php.close());
+  const app = new Koa();
+  app.silent = true;
+  app.use(php);
+  const server = await serve(app);
+  t.teardown(() => server.close());
+
+  const [leader] = phpCgiLeaders(`${socket}-0`);
+  t.truthy(leader, 'the supervisor spawned php-cgi on socket-0');
+  const inFlight = fetch(`${server.url}/fcgi-sleep.php?ms=5000`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  process.kill(-leader!, 'SIGKILL');
+
+  const killed = await inFlight;
+  t.is(killed.status, 502);
+  t.regex(await killed.text(), /<title>502 Bad Gateway<\/title>/);
+
+  // The supervisor respawns with a short back-off; meanwhile requests may be refused (503).
+  const deadline = Date.now() + 10_000;
+  let answer: Response | undefined;
+  while (Date.now() < deadline) {
+    answer = await fetch(`${server.url}/fcgi-sleep.php?ms=1`);
+    if (answer.status === 200) break;
+    t.true([502, 503].includes(answer.status), `while respawning: ${answer.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.is(answer?.status, 200);
+  t.regex(await answer!.text(), /^slept \d+/);
+  const [respawned] = phpCgiLeaders(`${socket}-0`);
+  t.truthy(respawned);
+  t.not(respawned, leader);
+  for (let i = 0; i < 5; i++) t.is((await fetch(`${server.url}/fcgi-sleep.php?ms=1`)).status, 200);
+});
