@@ -22,7 +22,11 @@ function phpCgiLeaders(socket: string): number[] {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (cmdline.some((arg) => arg.includes('php-cgi')) && cmdline.includes(socket) && pgid === Number(entry)) {
+      if (
+        cmdline.some((arg) => arg.includes('php-cgi')) &&
+        cmdline.includes(socket) &&
+        pgid === Number(entry)
+      ) {
         pids.push(Number(entry));
       }
     } catch {

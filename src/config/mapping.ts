@@ -6,10 +6,10 @@
 import { resolve } from 'node:path';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fastcgi-options.js';
-import type { ListenAddress } from '../server/listen.js';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
-import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
+import type { ListenAddress } from '../server/listen.js';
 import type { OptionReader } from './option-reader.js';
+import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
 
 export interface ServerSettings {
   documentRoot: string;
@@ -69,11 +69,17 @@ export function secdownloadOptions(r: OptionReader) {
   if (!uriPrefix) return undefined;
   const missing = ['secdownload.secret', 'secdownload.document-root'].filter((key) => !r.string(key));
   if (missing.length > 0) {
-    throw r.error('secdownload.uri-prefix', `is set, but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not`);
+    throw r.error(
+      'secdownload.uri-prefix',
+      `is set, but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not`,
+    );
   }
   const algorithm = r.string('secdownload.algorithm');
   if (algorithm !== undefined && !['md5', 'hmac-sha1', 'hmac-sha256'].includes(algorithm)) {
-    throw r.error('secdownload.algorithm', `must be "md5", "hmac-sha1" or "hmac-sha256", not ${JSON.stringify(algorithm)}`);
+    throw r.error(
+      'secdownload.algorithm',
+      `must be "md5", "hmac-sha1" or "hmac-sha256", not ${JSON.stringify(algorithm)}`,
+    );
   }
   return {
     uriPrefix,
@@ -100,10 +106,17 @@ export function triggerOptions(r: OptionReader) {
   const gdbm = r.string('trigger-before-download.gdbm-filename');
   const memcache = r.list('trigger-before-download.memcache-hosts').filter((h) => h !== '');
   const memory = r.bool('trigger-before-download.memory-store', false);
-  const chosen = [gdbm ? 'gdbm-filename' : '', memcache.length ? 'memcache-hosts' : '', memory ? 'memory-store' : ''].filter(Boolean);
+  const chosen = [
+    gdbm ? 'gdbm-filename' : '',
+    memcache.length ? 'memcache-hosts' : '',
+    memory ? 'memory-store' : '',
+  ].filter(Boolean);
   if (chosen.length > 1) {
     // lighttpd silently switched the module off; a site that thinks it is protected is worse.
-    throw r.error('trigger-before-download.trigger-url', `choose one store: ${chosen.map((c) => `trigger-before-download.${c}`).join(' and ')} are both set`);
+    throw r.error(
+      'trigger-before-download.trigger-url',
+      `choose one store: ${chosen.map((c) => `trigger-before-download.${c}`).join(' and ')} are both set`,
+    );
   }
   if (chosen.length === 0) {
     throw r.error(
@@ -112,11 +125,16 @@ export function triggerOptions(r: OptionReader) {
     );
   }
   const denyUrl = r.string('trigger-before-download.deny-url');
-  if (denyUrl === undefined) throw r.error('trigger-before-download.trigger-url', 'trigger-before-download.deny-url is not set');
+  if (denyUrl === undefined)
+    throw r.error('trigger-before-download.trigger-url', 'trigger-before-download.deny-url is not set');
   const store: TriggerStoreSpec = gdbm
     ? { kind: 'file', path: resolve(gdbm) }
     : memcache.length
-      ? { kind: 'memcached', servers: memcache, namespace: r.string('trigger-before-download.memcache-namespace') ?? '' }
+      ? {
+          kind: 'memcached',
+          servers: memcache,
+          namespace: r.string('trigger-before-download.memcache-namespace') ?? '',
+        }
       : { kind: 'memory' };
   const debug = r.raw('trigger-before-download.debug');
   return {
@@ -125,7 +143,12 @@ export function triggerOptions(r: OptionReader) {
     denyUrl,
     timeout: r.int('trigger-before-download.trigger-timeout', 0, { min: 0, max: 65535 }),
     trustedProxies: r.list('trigger-before-download.trusted-proxies'),
-    debug: debug === undefined ? false : typeof debug === 'number' ? debug > 0 : toBool(debug, r.where('trigger-before-download.debug')),
+    debug:
+      debug === undefined
+        ? false
+        : typeof debug === 'number'
+          ? debug > 0
+          : toBool(debug, r.where('trigger-before-download.debug')),
     store,
   };
 }
@@ -151,7 +174,10 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     if (!(hostsValue instanceof ConfigArray)) throw r.error('fastcgi.server', `${key}: ${shape}`);
     const hosts = hostsValue.entries.map(({ key: label, value: host }) => {
       if (!(host instanceof ConfigArray) || !host.isKeyed || host.length === 0) {
-        throw r.error('fastcgi.server', `${key}: each host must be an array of options (three levels of parentheses)`);
+        throw r.error(
+          'fastcgi.server',
+          `${key}: each host must be an array of options (three levels of parentheses)`,
+        );
       }
       return fastcgiHost(r, key!, label, host);
     });
@@ -159,7 +185,10 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
   });
   const balance = r.string('fastcgi.balance') ?? 'least-connection';
   if (!['least-connection', 'fair', 'round-robin'].includes(balance)) {
-    throw r.error('fastcgi.balance', `"${balance}" is not supported yet (least-connection, fair, round-robin are)`);
+    throw r.error(
+      'fastcgi.balance',
+      `"${balance}" is not supported yet (least-connection, fair, round-robin are)`,
+    );
   }
   return {
     backends,
@@ -174,7 +203,12 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
   };
 }
 
-function fastcgiHost(r: OptionReader, key: string, label: string | undefined, host: ConfigArray): FastCgiHost {
+function fastcgiHost(
+  r: OptionReader,
+  key: string,
+  label: string | undefined,
+  host: ConfigArray,
+): FastCgiHost {
   const where = r.where('fastcgi.server');
   const at = (name: string) => ({ ...where, key: `fastcgi.server ${key} ${name}` });
   const str = (name: string) => {
@@ -201,7 +235,8 @@ function fastcgiHost(r: OptionReader, key: string, label: string | undefined, ho
   const pairs = (name: string): Record<string, string> | undefined => {
     const v = host.get(name);
     if (v === undefined) return undefined;
-    if (!(v instanceof ConfigArray)) throw r.error('fastcgi.server', `${key}: "${name}" must be ( "NAME" => "value", … )`);
+    if (!(v instanceof ConfigArray))
+      throw r.error('fastcgi.server', `${key}: "${name}" must be ( "NAME" => "value", … )`);
     return Object.fromEntries(v.entries.map((e) => [e.key ?? '', stringOf(e.value)]));
   };
   let hostName = str('host');
@@ -212,15 +247,22 @@ function fastcgiHost(r: OptionReader, key: string, label: string | undefined, ho
   }
   const port = int('port', 1, 65535);
   const binPath = str('bin-path');
-  if (socket && (hostName || port)) throw r.error('fastcgi.server', `${key}: "socket" cannot be combined with "host"/"port"`);
-  if (!socket && !hostName && !binPath) throw r.error('fastcgi.server', `${key}: a host needs "host" and "port", "socket", or "bin-path"`);
+  if (socket && (hostName || port))
+    throw r.error('fastcgi.server', `${key}: "socket" cannot be combined with "host"/"port"`);
+  if (!socket && !hostName && !binPath)
+    throw r.error('fastcgi.server', `${key}: a host needs "host" and "port", "socket", or "bin-path"`);
   const mode = str('mode');
-  if (mode && mode !== 'responder') throw r.error('fastcgi.server', `${key}: mode "${mode}" is not supported yet (only responder)`);
+  if (mode && mode !== 'responder')
+    throw r.error('fastcgi.server', `${key}: mode "${mode}" is not supported yet (only responder)`);
   // `x-sendfile` is applied after `allow-x-send-file` when both are present (spec 3.1).
   const allowXSendFile = bool('x-sendfile') ?? bool('allow-x-send-file');
   const docroots = list('x-sendfile-docroot');
   for (const d of docroots ?? []) {
-    if (!d.startsWith('/')) throw r.error('fastcgi.server', `${key}: x-sendfile-docroot entries must be absolute paths, not "${d}"`);
+    if (!d.startsWith('/'))
+      throw r.error(
+        'fastcgi.server',
+        `${key}: x-sendfile-docroot entries must be absolute paths, not "${d}"`,
+      );
   }
   return {
     label: label && !/^\d+$/.test(label) ? label : undefined,
@@ -254,24 +296,62 @@ function stringOf(value: ConfigValue): string {
  * an option that is silently ignored would look like a feature that works.
  */
 export const SUPPORTED_OPTIONS = new Set([
-  'server.document-root', 'server.port', 'server.bind', 'server.tag', 'server.errorlog', 'server.pid-file',
-  'server.username', 'server.groupname', 'server.modules', 'server.follow-symlink', 'server.force-lowercase-filenames',
-  'server.name', 'accesslog.filename', 'index-file.names', 'mimetype.assign', 'static-file.exclude-extensions',
-  'static-file.disable-pathinfo', 'url.access-deny', 'url.access-allow', 'fastcgi.server', 'fastcgi.balance',
-  'fastcgi.map-extensions', 'fastcgi.debug', 'alias.url', 'url.redirect', 'url.redirect-code',
-  'secdownload.secret', 'secdownload.document-root', 'secdownload.uri-prefix', 'secdownload.timeout',
-  'secdownload.algorithm', 'secdownload.path-segments', 'secdownload.hash-querystr',
-  'trigger-before-download.gdbm-filename', 'trigger-before-download.memcache-hosts',
-  'trigger-before-download.memcache-namespace', 'trigger-before-download.trigger-url',
-  'trigger-before-download.download-url', 'trigger-before-download.deny-url',
-  'trigger-before-download.trigger-timeout', 'trigger-before-download.debug',
-  'trigger-before-download.trusted-proxies', 'trigger-before-download.memory-store',
+  'server.document-root',
+  'server.port',
+  'server.bind',
+  'server.tag',
+  'server.errorlog',
+  'server.pid-file',
+  'server.username',
+  'server.groupname',
+  'server.modules',
+  'server.follow-symlink',
+  'server.force-lowercase-filenames',
+  'server.name',
+  'accesslog.filename',
+  'index-file.names',
+  'mimetype.assign',
+  'static-file.exclude-extensions',
+  'static-file.disable-pathinfo',
+  'url.access-deny',
+  'url.access-allow',
+  'fastcgi.server',
+  'fastcgi.balance',
+  'fastcgi.map-extensions',
+  'fastcgi.debug',
+  'alias.url',
+  'url.redirect',
+  'url.redirect-code',
+  'secdownload.secret',
+  'secdownload.document-root',
+  'secdownload.uri-prefix',
+  'secdownload.timeout',
+  'secdownload.algorithm',
+  'secdownload.path-segments',
+  'secdownload.hash-querystr',
+  'trigger-before-download.gdbm-filename',
+  'trigger-before-download.memcache-hosts',
+  'trigger-before-download.memcache-namespace',
+  'trigger-before-download.trigger-url',
+  'trigger-before-download.download-url',
+  'trigger-before-download.deny-url',
+  'trigger-before-download.trigger-timeout',
+  'trigger-before-download.debug',
+  'trigger-before-download.trusted-proxies',
+  'trigger-before-download.memory-store',
   // Always what koa-lighty does: the request-target is normalised the way these ask for.
   'server.http-parseopts',
 ]);
 
 /** Modules koa-lighty has a stage for; mod_indexfile and mod_staticfile are always on, as in lighttpd. */
 export const SUPPORTED_MODULES = new Set([
-  'mod_access', 'mod_accesslog', 'mod_alias', 'mod_redirect', 'mod_fastcgi', 'mod_secdownload',
-  'mod_trigger_b4_dl', 'mod_indexfile', 'mod_staticfile',
+  'mod_access',
+  'mod_accesslog',
+  'mod_alias',
+  'mod_redirect',
+  'mod_fastcgi',
+  'mod_secdownload',
+  'mod_trigger_b4_dl',
+  'mod_indexfile',
+  'mod_staticfile',
 ]);

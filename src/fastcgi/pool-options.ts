@@ -30,7 +30,25 @@ export interface BackendPoolOptions {
   keepConn?: boolean;
   /** Request-body bytes remembered so a request can be retried on a fresh connection. */
   replayLimit?: number;
+  /**
+   * This process is one of `count` (node:cluster workers) using the same backend: it opens only
+   * its part of the backend's connections. php-cgi accepts connections beyond its workers and
+   * never serves them (design.md section 5), so the parts must add up to its FCGI_MAX_CONNS.
+   */
+  share?: ConnectionShare;
   logger?: Logger;
+}
+
+export interface ConnectionShare {
+  index: number;
+  count: number;
+}
+
+/** The connections worker `index` of `count` may open: the total split as evenly as it goes, at least 1. */
+export function shareOf(total: number, share: ConnectionShare | undefined): number {
+  if (!share || share.count <= 1) return total;
+  const even = Math.floor(total / share.count) + (share.index < total % share.count ? 1 : 0);
+  return Math.max(1, even);
 }
 
 export interface PoolRequest {
@@ -44,7 +62,9 @@ export interface PoolRequest {
   signal?: AbortSignal;
 }
 
-export type PoolSettings = Required<Omit<BackendPoolOptions, 'logger' | 'address'>>;
+export type PoolSettings = Required<Omit<BackendPoolOptions, 'logger' | 'address' | 'share'>> & {
+  share?: ConnectionShare;
+};
 
 export function poolSettings(options: BackendPoolOptions): PoolSettings {
   return {
@@ -58,5 +78,6 @@ export function poolSettings(options: BackendPoolOptions): PoolSettings {
     queueTimeout: options.queueTimeout ?? 30_000,
     keepConn: options.keepConn ?? true,
     replayLimit: options.replayLimit ?? DEFAULT_REPLAY_LIMIT,
+    share: options.share,
   };
 }

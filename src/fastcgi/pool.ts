@@ -19,6 +19,7 @@ import {
   type PoolRequest,
   type PoolSettings,
   poolSettings,
+  shareOf,
 } from './pool-options.js';
 import { RequestBody } from './request-body.js';
 import { type Waiter, WaitQueue } from './wait-queue.js';
@@ -50,7 +51,7 @@ export class BackendPool {
     this.address = options.address;
     this.logger = options.logger;
     this.options = poolSettings(options);
-    this.limit = Math.max(1, this.options.maxConns);
+    this.limit = shareOf(Math.max(1, this.options.maxConns), this.options.share);
   }
 
   /** Requests running or waiting: what least-connection balancing compares. */
@@ -172,7 +173,7 @@ export class BackendPool {
     this.limitKnown ??= getValues(this.address, [MAX_CONNS], this.options.getValuesTimeout).then(
       (values) => {
         const answer = Number(values.get(MAX_CONNS));
-        if (Number.isInteger(answer) && answer > 0) this.limit = answer;
+        if (Number.isInteger(answer) && answer > 0) this.limit = shareOf(answer, this.options.share);
         this.dispatch();
       },
       (error: Error) => {

@@ -10,7 +10,8 @@ import { requestState } from '../http/request-state.js';
 export function alias(rules: ReadonlyArray<readonly [prefix: string, directory: string]>): Middleware {
   const checked = rules.map(([prefix, directory]) => {
     if (!prefix.startsWith('/')) throw new Error(`alias.url: "${prefix}" must start with /`);
-    if (!directory.startsWith('/')) throw new Error(`alias.url: "${prefix}" => "${directory}" must be an absolute path`);
+    if (!directory.startsWith('/'))
+      throw new Error(`alias.url: "${prefix}" => "${directory}" must be an absolute path`);
     return { prefix, directory };
   });
   return async function aliasPrefix(ctx, next) {

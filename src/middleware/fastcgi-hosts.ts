@@ -43,7 +43,7 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
   const routes = options.backends.map(({ key, hosts }): RouteKey<KeyTarget> => {
     const blocks = new Map<Backend, HostBlock>();
     for (const host of hosts) {
-      const backend = sharedBackend(byAddress, host, log);
+      const backend = sharedBackend(byAddress, host, log, options.workerShare);
       if (blocks.has(backend)) continue; // the same address twice under one key: one host
       const settings = hostSettings(host);
       if (settings.allowXSendFile && settings.xSendfileDocroot.length === 0) {
@@ -79,7 +79,12 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
   return { routes, backends: [...new Set(byAddress.values())] };
 }
 
-function sharedBackend(byAddress: Map<string, Backend>, host: FastCgiHost, log: Logger): Backend {
+function sharedBackend(
+  byAddress: Map<string, Backend>,
+  host: FastCgiHost,
+  log: Logger,
+  share: FastCgiOptions['workerShare'],
+): Backend {
   const id = JSON.stringify([host.binPath ?? '', backendAddresses(host)]);
   let backend = byAddress.get(id);
   if (!backend) {
@@ -102,6 +107,7 @@ function sharedBackend(byAddress: Map<string, Backend>, host: FastCgiHost, log: 
         readTimeout: secondsToMs(host.readTimeout ?? 0),
         writeTimeout: secondsToMs(host.writeTimeout ?? 0),
         keepConn: host.keepConn ?? true,
+        share,
       },
       logger: log,
     });

@@ -34,6 +34,11 @@ export interface FastCgiOptions {
   serverName?: string;
   /** The error log: php-cgi's STDERR, failing backends, refused send-file paths. */
   log?: Logger;
+  /**
+   * `koa-lighty --workers N`: this process is worker `index` of `count` and opens only its
+   * share of each backend's connections (php-cgi serves FCGI_MAX_CONNS at once, in total).
+   */
+  workerShare?: { index: number; count: number };
 }
 
 export interface FastCgiKey {

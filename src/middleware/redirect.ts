@@ -23,10 +23,15 @@ export interface RedirectOptions {
 
 export function redirect(options: RedirectOptions): Middleware {
   const status = options.status ?? 301;
-  if (!Number.isInteger(status) || status < 300 || status > 399) throw new Error(`url.redirect-code must be a 3xx status, not ${status}`);
+  if (!Number.isInteger(status) || status < 300 || status > 399)
+    throw new Error(`url.redirect-code must be a 3xx status, not ${status}`);
   const rules = options.rules.map((rule) => {
-    if (/%[0-9]/.test(rule.location)) throw new Error(`url.redirect: %N references (${rule.location}) are not supported yet`);
-    return { regex: typeof rule.match === 'string' ? compilePcre(rule.match) : rule.match, location: rule.location };
+    if (/%[0-9]/.test(rule.location))
+      throw new Error(`url.redirect: %N references (${rule.location}) are not supported yet`);
+    return {
+      regex: typeof rule.match === 'string' ? compilePcre(rule.match) : rule.match,
+      location: rule.location,
+    };
   });
   return async function redirectByRule(ctx, next) {
     const state = requestState(ctx);
@@ -35,7 +40,10 @@ export function redirect(options: RedirectOptions): Middleware {
       const m = rule.regex.exec(subject);
       if (!m) continue;
       ctx.status = status;
-      ctx.set('Location', rule.location.replace(/\$([0-9])/g, (_, n: string) => m[Number(n)] ?? ''));
+      ctx.set(
+        'Location',
+        rule.location.replace(/\$([0-9])/g, (_, n: string) => m[Number(n)] ?? ''),
+      );
       ctx.body = Buffer.alloc(0);
       return;
     }

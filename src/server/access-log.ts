@@ -17,7 +17,7 @@ export function accessLog(file: string | { write(line: string): unknown }): Midd
       const total = (socket.bytesWritten ?? 0) - startBytes;
       const body = Math.max(total - headerBytes, 0);
       const host = ctx.get('Host') || '-';
-      const line = `${ctx.ip || '-'} ${host} - [${clf(new Date())}] "${escape(`${ctx.method} ${ctx.req.url} HTTP/${ctx.req.httpVersion}`)}" ${res.statusCode} ${body || '-'} "${escape(ctx.get('Referer') || '-')}" "${escape(ctx.get('User-Agent') || '-')}"\n`;
+      const line = `${ctx.ip || '-'} ${host} - [${clf(new Date())}] "${escapeLogField(`${ctx.method} ${ctx.req.url} HTTP/${ctx.req.httpVersion}`)}" ${res.statusCode} ${body || '-'} "${escapeLogField(ctx.get('Referer') || '-')}" "${escapeLogField(ctx.get('User-Agent') || '-')}"\n`;
       out.write(line);
     };
     const startBytes = ctx.req.socket.bytesWritten ?? 0;
@@ -37,7 +37,6 @@ function clf(d: Date): string {
 }
 
 /** Quotes and control characters from the client must not forge log lines. */
-function escape(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+function escapeLogField(s: string): string {
   return s.replace(/["\\\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -7,6 +7,7 @@
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import Koa, { type Middleware } from 'koa';
+import { backendAddresses } from '../backends/backend.js';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
 import {
@@ -15,9 +16,9 @@ import {
   fastcgiOptions,
   mimeAssign,
   redirectRules,
+  type ServerSettings,
   SUPPORTED_MODULES,
   SUPPORTED_OPTIONS,
-  type ServerSettings,
   secdownloadOptions,
   serverSettings,
   staticOptions,
@@ -33,7 +34,7 @@ import { defaultLogger, type Logger, streamLogger } from '../log.js';
 import { accessDeny } from '../middleware/access.js';
 import { alias } from '../middleware/alias.js';
 import { lighttpdErrors } from '../middleware/errors.js';
-import { type FastCgiMiddleware, fastcgi } from '../middleware/fastcgi.js';
+import { type FastCgiKey, type FastCgiMiddleware, fastcgi } from '../middleware/fastcgi.js';
 import { redirect } from '../middleware/redirect.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
 import { secdownload } from '../middleware/secdownload.js';
@@ -65,7 +66,13 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   // block is found at start, not by the first visitor who matches it.
   for (const block of config.blocks) buildStageOptions(readerFor(config, lineage(block)));
   buildStageOptions(global);
-  return { file, config, server, warnings: unsupported(config, server), print: () => printConfig(config, { omitPredefined: true }) };
+  return {
+    file,
+    config,
+    server,
+    warnings: unsupported(config, server),
+    print: () => printConfig(config, { omitPredefined: true }),
+  };
 }
 
 export interface LightyApp {
@@ -92,7 +99,8 @@ export interface CreateAppOptions {
 export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): LightyApp {
   const { config, server } = loaded;
   const log =
-    options.log ?? (server.errorLog ? streamLogger(createWriteStream(server.errorLog, { flags: 'a' })) : defaultLogger);
+    options.log ??
+    (server.errorLog ? streamLogger(createWriteStream(server.errorLog, { flags: 'a' })) : defaultLogger);
   const stages = new StageRegistry(log, options.worker);
   const pipelines = new Map<string, Middleware>();
   const pipelineFor = (ids: number[]) => {
@@ -142,6 +150,32 @@ export function createBackendSupervisor(loaded: LoadedConfig, log: Logger = defa
   const all = [[], ...loaded.config.blocks.map(lineage)];
   for (const ids of all) registry.pipeline(readerFor(loaded.config, ids), loaded.server.modules);
   return { log, start: () => registry.ready(), stop: () => registry.close() };
+}
+
+/**
+ * A worker's view of fastcgi.server: the primary spawns and supervises php-cgi, so each
+ * bin-path host becomes the addresses its processes listen on (socket-N, port+N), reached
+ * like any remote backend.
+ */
+function connectOnly(keys: FastCgiKey[]): FastCgiKey[] {
+  return keys.map(({ key, hosts }) => ({
+    key,
+    hosts: hosts.flatMap((host) => {
+      if (!host.binPath) return [host];
+      const {
+        binPath: _spawned,
+        binEnvironment: _env,
+        binCopyEnvironment: _copy,
+        maxProcs: _procs,
+        ...rest
+      } = host;
+      return backendAddresses(host).map((address) =>
+        'socket' in address
+          ? { ...rest, host: undefined, port: undefined, socket: address.socket }
+          : { ...rest, socket: undefined, ...address },
+      );
+    }),
+  }));
 }
 
 function readerFor(config: Config, ids: number[]): OptionReader {
@@ -196,7 +230,8 @@ class StageRegistry {
     const mimeTypes = this.#shared('mime', o.mime, () => new MimeTypes(o.mime));
     const has = (name: string) => modules.includes(name);
     const stages: Middleware[] = [];
-    if (has('mod_redirect') && o.redirect.rules.length > 0) stages.push(this.#shared('redirect', o.redirect, () => redirect(o.redirect)));
+    if (has('mod_redirect') && o.redirect.rules.length > 0)
+      stages.push(this.#shared('redirect', o.redirect, () => redirect(o.redirect)));
     // uri_clean hooks run in server.modules order (spec 1.2a).
     const uriClean: Array<[string, Middleware]> = [];
     if (has('mod_access') && (o.access.deny.length > 0 || o.access.allow.length > 0)) {
@@ -206,7 +241,12 @@ class StageRegistry {
       const spec = o.trigger;
       const store = this.#shared('store', spec.store, () => {
         const s = spec.store;
-        const made = s.kind === 'memcached' ? memcachedStore({ servers: s.servers, namespace: s.namespace }) : s.kind === 'file' ? fileStore(s.path) : memoryStore();
+        const made =
+          s.kind === 'memcached'
+            ? memcachedStore({ servers: s.servers, namespace: s.namespace })
+            : s.kind === 'file'
+              ? fileStore(s.path)
+              : memoryStore();
         this.#stores.push(made);
         return made;
       });
@@ -226,18 +266,24 @@ class StageRegistry {
       stages.push(this.#shared('secdownload', options, () => secdownload({ ...options, mimeTypes, log })));
     }
     // docroot hook: mod_alias moves a URL prefix onto another directory for the file step.
-    if (has('mod_alias') && o.alias.length > 0) stages.push(this.#shared('alias', o.alias, () => alias(o.alias)));
+    if (has('mod_alias') && o.alias.length > 0)
+      stages.push(this.#shared('alias', o.alias, () => alias(o.alias)));
     if (has('mod_fastcgi') && o.fastcgi) {
       const options = o.fastcgi;
       stages.push(
         this.#shared('fastcgi', { options, mime: o.mime }, () => {
-          const made = fastcgi({ ...options, mimeTypes, log });
+          const backends = this.worker ? connectOnly(options.backends) : options.backends;
+          const made = fastcgi({ ...options, backends, mimeTypes, log, workerShare: this.worker });
           this.#fastcgi.push(made);
           return made;
         }),
       );
     }
-    stages.push(this.#shared('static', { s: o.statics, mime: o.mime }, () => staticFiles({ ...o.statics, mimeTypes, log })));
+    stages.push(
+      this.#shared('static', { s: o.statics, mime: o.mime }, () =>
+        staticFiles({ ...o.statics, mimeTypes, log }),
+      ),
+    );
     return compose(stages);
   }
 
@@ -266,14 +312,25 @@ function unsupported(config: Config, server: ServerSettings): string[] {
   const warnings: string[] = [];
   const seen = new Set<string>();
   const check = (key: string, where: string) => {
-    if (seen.has(key) || SUPPORTED_OPTIONS.has(key) || key.startsWith('var.') || key.startsWith('env.') || !key.includes('.')) return;
+    if (
+      seen.has(key) ||
+      SUPPORTED_OPTIONS.has(key) ||
+      key.startsWith('var.') ||
+      key.startsWith('env.') ||
+      !key.includes('.')
+    )
+      return;
     seen.add(key);
     warnings.push(`${where}: ${key} is not supported by koa-lighty yet and has no effect`);
   };
   for (const [key, source] of config.globalSources) check(key, `${source.file}:${source.line}`);
-  for (const block of config.blocks) for (const [key, source] of block.sources) check(key, `${source.file}:${source.line}`);
+  for (const block of config.blocks)
+    for (const [key, source] of block.sources) check(key, `${source.file}:${source.line}`);
   for (const module of server.modules) {
-    if (!SUPPORTED_MODULES.has(module)) warnings.push(`${config.file}: server.modules: ${module} is not supported by koa-lighty yet and is not loaded`);
+    if (!SUPPORTED_MODULES.has(module))
+      warnings.push(
+        `${config.file}: server.modules: ${module} is not supported by koa-lighty yet and is not loaded`,
+      );
   }
   return warnings;
 }

@@ -40,7 +40,8 @@ export function parseServerArgs(argv: string[]): ServerArgs {
     else if (arg === '--workers' || arg.startsWith('--workers=')) {
       const raw = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : value();
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers needs a whole number from 1 to 256, not ${raw}`);
+      if (!Number.isInteger(n) || n < 1 || n > 256)
+        throw new UsageError(`--workers needs a whole number from 1 to 256, not ${raw}`);
       args.workers = n;
     } else if (arg === '-h' || arg === '--help') args.help = true;
     else if (arg === '-v' || arg === '-V' || arg === '--version') args.version = true;

@@ -41,7 +41,13 @@ export async function main(argv: string[]): Promise<number> {
   const configFile = args.configFile ?? DEMO_CONFIG;
   // Loading is where a bad file, an unknown option or a missing document root is reported.
   const { loadConfig, createApp } = await import('./app.js');
-  const loaded = loadConfig(configFile, { env: { ...process.env, KOA_LIGHTY_HOME: packageRoot, KOA_LIGHTY_DEMO_PORT: process.env.KOA_LIGHTY_DEMO_PORT ?? '8080' } });
+  const loaded = loadConfig(configFile, {
+    env: {
+      ...process.env,
+      KOA_LIGHTY_HOME: packageRoot,
+      KOA_LIGHTY_DEMO_PORT: process.env.KOA_LIGHTY_DEMO_PORT ?? '8080',
+    },
+  });
   if (args.test) {
     for (const warning of loaded.warnings) console.error(`koa-lighty: warning: ${warning}`);
     console.log(`Syntax OK`);
@@ -54,7 +60,9 @@ export async function main(argv: string[]): Promise<number> {
 
   if (args.workers > 1 && cluster.isPrimary) return runPrimary(args.workers, loaded);
 
-  const worker = cluster.isWorker ? { index: Number(process.env.KOA_LIGHTY_WORKER ?? 0), count: args.workers } : undefined;
+  const worker = cluster.isWorker
+    ? { index: Number(process.env.KOA_LIGHTY_WORKER ?? 0), count: args.workers }
+    : undefined;
   const lighty = createApp(loaded, { worker });
   if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
   const server = createServer(lighty.app.callback());
@@ -82,6 +90,9 @@ export async function main(argv: string[]): Promise<number> {
       lighty.close().finally(() => {
         removePid();
         resolve(0);
+        // Nothing is left to do, but timers of stores and a worker's IPC channel would keep
+        // the process alive: end it, so a primary (or a service manager) sees it go.
+        setImmediate(() => process.exit(0));
       });
     };
     process.once('SIGINT', () => stop('SIGINT'));
@@ -105,7 +116,8 @@ async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig
     const worker = cluster.fork({ KOA_LIGHTY_WORKER: String(index) });
     workers.add(worker);
     worker.on('message', (msg: { listening?: string }) => {
-      if (msg?.listening && ++listening === count) console.log(`koa-lighty ${version()} listening on ${msg.listening} with ${count} workers`);
+      if (msg?.listening && ++listening === count)
+        console.log(`koa-lighty ${version()} listening on ${msg.listening} with ${count} workers`);
     });
     worker.on('exit', (code) => {
       workers.delete(worker);

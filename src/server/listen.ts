@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 export type ListenAddress = { host: string; port: number } | { path: string };
 
 export function describeAddress(address: ListenAddress): string {
-  return 'path' in address ? `unix:${address.path}` : `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  return 'path' in address
+    ? `unix:${address.path}`
+    : `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
 }
 
 /** Listens, turning the errors a user makes (busy port, no permission) into one clear line. */
@@ -15,9 +17,11 @@ export async function listenOn(server: Server, address: ListenAddress): Promise<
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const where = describeAddress(address);
-      if (err.code === 'EADDRINUSE') reject(new Error(`cannot listen on ${where}: the address is already in use`));
+      if (err.code === 'EADDRINUSE')
+        reject(new Error(`cannot listen on ${where}: the address is already in use`));
       else if (err.code === 'EACCES') reject(new Error(`cannot listen on ${where}: permission denied`));
-      else if (err.code === 'EADDRNOTAVAIL') reject(new Error(`cannot listen on ${where}: no such local address`));
+      else if (err.code === 'EADDRNOTAVAIL')
+        reject(new Error(`cannot listen on ${where}: no such local address`));
       else reject(new Error(`cannot listen on ${where}: ${err.message}`));
     };
     server.once('error', onError);
