@@ -4,7 +4,9 @@ import test from 'ava';
 import { type Backend, createBackend } from '../src/backends/backend.js';
 import { Balancer } from '../src/backends/balancer.js';
 import { ConnectFailed, NoBackendAvailable } from '../src/fastcgi/errors.js';
+import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../src/http/mime.js';
 import { memoryLogger } from '../src/log.js';
+import { buildHosts } from '../src/middleware/fastcgi-hosts.js';
 import { FakePeer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
 import { phpParams, startPhpCgi } from './helpers/php-cgi.js';
 import { freePort } from './helpers/ports.js';
@@ -90,7 +92,11 @@ test('a host that refuses connections is disabled for disable-time; requests go 
   const dead = await deadHost(t, 'dead');
   const b = await namedHost(t, 'b');
   const logger = memoryLogger();
-  const balancer = new Balancer([dead, b.backend], { balance: 'round-robin', disableTime: 1, logger });
+  const balancer = new Balancer([dead, b.backend], {
+    balance: 'round-robin',
+    disableTimes: new Map([[dead, 1]]),
+    logger,
+  });
   const seen = [];
   for (let i = 0; i < 4; i++) seen.push(await hostOf(balancer));
   t.deepEqual(seen, ['b', 'b', 'b', 'b']);
@@ -101,10 +107,57 @@ test('a host that refuses connections is disabled for disable-time; requests go 
   t.is(disabled(), 2, 'tried again after disable-time');
 });
 
+test('disable-time is per host: each dead host is left out for its own time', async (t) => {
+  const short = await deadHost(t, 'short');
+  const long = await deadHost(t, 'long');
+  const b = await namedHost(t, 'b');
+  const logger = memoryLogger();
+  const disableTimes = new Map([
+    [short, 1],
+    [long, 10],
+  ]);
+  const balancer = new Balancer([short, long, b.backend], { disableTimes, logger });
+  const disabled = (name: string) => logger.lines.filter((l) => l.includes(`backend ${name} disabled`));
+  t.is(await hostOf(balancer), 'b');
+  t.regex(disabled('short').join(), /disabled for 1 s/);
+  t.regex(disabled('long').join(), /disabled for 10 s/);
+  await sleep(1100);
+  t.is(await hostOf(balancer), 'b');
+  t.is(disabled('short').length, 2, 'short is tried again after its 1 s');
+  t.is(disabled('long').length, 1, 'long is still left out');
+});
+
+test("fastcgi(): each host block's disableTime reaches the balancer; without one it is 1 s", async (t) => {
+  const hosts = [
+    { label: 'five', host: '127.0.0.1', port: await freePort(), disableTime: 5 },
+    { label: 'seven', host: '127.0.0.1', port: await freePort(), disableTime: 7 },
+    { label: 'default', host: '127.0.0.1', port: await freePort() },
+  ];
+  const log = memoryLogger();
+  const built = buildHosts(
+    { documentRoot: '/tmp', backends: [{ key: '.php', hosts }] },
+    new MimeTypes(DEFAULT_MIME_ASSIGN),
+    log,
+  );
+  t.teardown(() => Promise.all(built.backends.map((backend) => backend.stop())));
+  const { balancer } = built.routes[0]!.target;
+  await t.throwsAsync(balancer.request({ params }), { instanceOf: ConnectFailed });
+  const lines = log.lines.filter((l) => l.includes(' disabled for '));
+  t.is(lines.length, 3);
+  t.regex(lines.find((l) => l.includes('backend five '))!, /disabled for 5 s/);
+  t.regex(lines.find((l) => l.includes('backend seven '))!, /disabled for 7 s/);
+  t.regex(lines.find((l) => l.includes('backend default '))!, /disabled for 1 s/);
+});
+
 test('no usable host: the connect error (503), then NoBackendAvailable (503) while disabled', async (t) => {
   const one = await deadHost(t, 'one');
   const two = await deadHost(t, 'two');
-  const balancer = new Balancer([one, two], { disableTime: 10 });
+  const balancer = new Balancer([one, two], {
+    disableTimes: new Map([
+      [one, 10],
+      [two, 10],
+    ]),
+  });
   const first = await t.throwsAsync(balancer.request({ params }), { instanceOf: ConnectFailed });
   t.is(first.status, 503);
   t.false(balancer.available);

@@ -1,7 +1,7 @@
 /**
  * Chooses a host among those configured for one `fastcgi.server` key (spec 3.5, 3.6), then
- * the least-loaded process within it. A process whose connect fails is disabled for
- * disable-time seconds and the request moves on (up to five tries, as lighttpd); with no
+ * the least-loaded process within it. A process whose connect fails is disabled for its
+ * host's disable-time and the request moves on (up to five tries, as lighttpd); with no
  * usable process left the answer is 503.
  */
 import { ConnectFailed, ConnectTimeout, NoBackendAvailable } from '../fastcgi/errors.js';
@@ -15,8 +15,11 @@ export type BalanceMode = 'least-connection' | 'fair' | 'round-robin';
 
 export interface BalancerOptions {
   balance?: BalanceMode;
-  /** Seconds a process that failed to connect is left out (lighttpd's disable-time, default 1). */
-  disableTime?: number;
+  /**
+   * Seconds a process of each host that failed to connect is left out: lighttpd's
+   * disable-time, set per host block. A host missing from the map gets lighttpd's default, 1.
+   */
+  disableTimes?: ReadonlyMap<Backend, number>;
   logger?: Logger;
 }
 
@@ -26,10 +29,10 @@ export interface BalancedResponse {
 }
 
 const MAX_CONNECT_TRIES = 5;
+const DEFAULT_DISABLE_TIME = 1;
 
 export class Balancer {
   private readonly mode: 'least-connection' | 'round-robin';
-  private readonly disableMs: number;
   private readonly disabledUntil = new Map<BackendPool, number>();
   private lastUsed = -1;
 
@@ -42,7 +45,6 @@ export class Balancer {
       throw new Error(`fastcgi.balance: unsupported mode ${JSON.stringify(balance)}`);
     }
     this.mode = balance === 'round-robin' ? 'round-robin' : 'least-connection';
-    this.disableMs = (options.disableTime ?? 1) * 1000;
   }
 
   /**
@@ -75,10 +77,11 @@ export class Balancer {
   }
 
   private disable(backend: Backend, pool: BackendPool, error: Error): void {
-    this.disabledUntil.set(pool, Date.now() + this.disableMs);
+    const seconds = this.options.disableTimes?.get(backend) ?? DEFAULT_DISABLE_TIME;
+    this.disabledUntil.set(pool, Date.now() + seconds * 1000);
     this.options.logger?.error(
       'fastcgi',
-      `backend ${backend.label} disabled for ${this.disableMs / 1000} s: ${error.message}`,
+      `backend ${backend.label} disabled for ${seconds} s: ${error.message}`,
     );
   }
 

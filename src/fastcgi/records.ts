@@ -115,7 +115,8 @@ function lengthBytes(length: number): Buffer {
 
 /**
  * Name-value pairs in FastCGI's binary-safe form. Strings are written as latin1 when they
- * hold only code points < 256 (how Node keeps raw header bytes) and as UTF-8 otherwise.
+ * hold only code points < 256 (how Node keeps raw header bytes) and as UTF-8 otherwise: pass
+ * decoded text as a Buffer (see toBytes).
  */
 export function encodeNameValuePairs(pairs: Iterable<NameValue>): Buffer {
   const parts: Buffer[] = [];
@@ -127,6 +128,18 @@ export function encodeNameValuePairs(pairs: Iterable<NameValue>): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * The bytes of one name or value. A Buffer goes out as it is. A string is guessed at: when
+ * every character is below U+0100 it is taken for raw bytes held as latin1 (how Node keeps
+ * header values and the request target) and written one byte per character; otherwise it is
+ * written as UTF-8, every character, so U+00E9 is then two bytes. Decoded text therefore
+ * comes out differently depending on its other characters: `/café.php` would be sent with
+ * the single byte 0xE9, `/café€.php` with C3 A9. Callers must pass a string only for ASCII or
+ * for raw bytes in latin1 form, and a Buffer for anything else, decoded text above all (paths
+ * after percent-decoding, configuration strings): cgi-env.ts's cgiParamsForWire sends
+ * SCRIPT_NAME, PATH_INFO, PATH_TRANSLATED, SCRIPT_FILENAME and DOCUMENT_ROOT as UTF-8 Buffers
+ * for this reason.
+ */
 function toBytes(s: string | Buffer): Buffer {
   if (typeof s !== 'string') return s;
   return /^[\u0000-\u00ff]*$/.test(s) ? Buffer.from(s, 'latin1') : Buffer.from(s, 'utf8');

@@ -8,6 +8,10 @@ import { type FileInfo, smallFileContent } from './file-info.js';
  * Sends one regular file the way lighttpd's mod_staticfile does (spec 1.4): validators,
  * 304/412, Range with merging and multipart/byteranges, HEAD. Static files, secdownload and
  * X-Sendfile all answer through here, so they cannot drift apart.
+ *
+ * The Range rules are lighttpd's for any complete body, not only files, so they are exported
+ * by size: X-Sendfile2's concatenation and buffered PHP output are cut by the same code
+ * (acceptRanges, requestedRanges, sendRanges).
  */
 export interface ServeFileOptions {
   /** Content-Type to send; undefined sends none. */
@@ -43,61 +47,34 @@ export async function serveFile(ctx: Context, file: FileInfo, options: ServeFile
   // lighttpd advertises ranges where it would honour them: complete answers to GET and HEAD.
   if (complete && (ctx.method === 'GET' || ctx.method === 'HEAD')) ctx.set('Accept-Ranges', 'bytes');
 
-  const ranges = complete ? requestedRanges(ctx, file) : undefined;
+  const ranges = complete ? requestedRanges(ctx, file.size) : undefined;
   // lighttpd 1.4.69 sends its 416 page without a Content-Range (seen).
   if (ranges === 'unsatisfiable') return respondWithError(ctx, 416);
-  ctx.status = ranges ? 206 : status;
-  if (!ranges) return sendBytes(ctx, file, 0, file.size - 1);
-  if (ranges.length === 1) {
-    const [start, end] = ranges[0]!;
-    ctx.set('Content-Range', `bytes ${start}-${end}/${file.size}`);
-    return sendBytes(ctx, file, start, end);
+  if (!ranges) {
+    ctx.status = status;
+    return sendWholeFile(ctx, file);
   }
-  return sendMultipart(ctx, file, ranges, options.contentType);
+  const small = await smallFileContent(file);
+  const source: ByteSource = small
+    ? (start, end) => small.subarray(start, end + 1)
+    : (start, end) => createReadStream(file.path, { start, end, highWaterMark: 64 * 1024 });
+  return sendRanges(ctx, file.size, ranges, options.contentType, source);
 }
 
-async function sendBytes(ctx: Context, file: FileInfo, start: number, end: number): Promise<void> {
-  const length = end - start + 1;
-  if (ctx.method === 'HEAD' || length <= 0) {
+async function sendWholeFile(ctx: Context, file: FileInfo): Promise<void> {
+  if (ctx.method === 'HEAD' || file.size === 0) {
     ctx.body = Buffer.alloc(0);
-    ctx.length = Math.max(length, 0);
+    ctx.length = file.size;
     return;
   }
   const small = await smallFileContent(file);
   if (small) {
-    ctx.body = start === 0 && end === small.length - 1 ? small : small.subarray(start, end + 1);
+    ctx.body = small;
     return;
   }
-  ctx.length = length;
-  ctx.body = createReadStream(file.path, { start, end, highWaterMark: 64 * 1024 });
-}
-
-function sendMultipart(ctx: Context, file: FileInfo, ranges: Array<[number, number]>, type?: string): void {
-  // Every part but the first starts with CRLF (it ends the previous part's data).
-  const heads = ranges.map(
-    ([start, end], i) =>
-      `${i === 0 ? '' : '\r\n'}--${BOUNDARY}\r\n${type ? `Content-Type: ${type}\r\n` : ''}Content-Range: bytes ${start}-${end}/${file.size}\r\n\r\n`,
-  );
-  const tail = `\r\n--${BOUNDARY}--\r\n`;
-  let length = Buffer.byteLength(tail);
-  ranges.forEach(([start, end], i) => {
-    length += Buffer.byteLength(heads[i]!) + end - start + 1;
-  });
-  ctx.set('Content-Type', `multipart/byteranges; boundary=${BOUNDARY}`);
-  if (ctx.method === 'HEAD') {
-    ctx.body = Buffer.alloc(0);
-    ctx.length = length;
-    return;
-  }
-  async function* parts() {
-    for (const [i, [start, end]] of ranges.entries()) {
-      yield Buffer.from(heads[i]!);
-      yield* createReadStream(file.path, { start, end });
-    }
-    yield Buffer.from(tail);
-  }
-  ctx.length = length;
-  ctx.body = Readable.from(parts(), { objectMode: false });
+  ctx.length = file.size;
+  // The length sent is the length stat saw, even if the file grows meanwhile.
+  ctx.body = createReadStream(file.path, { start: 0, end: file.size - 1, highWaterMark: 64 * 1024 });
 }
 
 /** 304 keeps Content-Type, ETag and Last-Modified (lighttpd does; Koa would drop the type). */
@@ -148,22 +125,92 @@ function etagListMatches(list: string, etag: string, weakAllowed: boolean): bool
   return false;
 }
 
-/** The ranges to send, 'unsatisfiable', or undefined for the whole file (spec 1.4). */
-function requestedRanges(
+/**
+ * lighttpd's gate in front of Range for a complete answer it did not build itself
+ * (http_range_rfc7233, seen on PHP output and X-Sendfile2): a 200 to GET or HEAD over
+ * HTTP/1.1 whose body is not content- or transfer-encoded (ranges count bytes of the
+ * unencoded body). Such an answer gets `Accept-Ranges: bytes` unless the backend set its own;
+ * a backend's `Accept-Ranges: none` keeps the body whole. Call it once ctx.status is final.
+ */
+export function acceptRanges(ctx: Context): boolean {
+  if (ctx.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return false;
+  if (ctx.req.httpVersion !== '1.1') return false;
+  if (ctx.response.get('Content-Encoding') || ctx.response.get('Transfer-Encoding')) return false;
+  const declared = ctx.response.get('Accept-Ranges');
+  if (!declared) ctx.set('Accept-Ranges', 'bytes');
+  return declared !== 'none';
+}
+
+/**
+ * The ranges of a `size`-byte body the client asked for, 'unsatisfiable' (answer 416), or
+ * undefined for the whole body (spec 1.4): only for GET over HTTP/1.1 with a `bytes=` Range.
+ * If-Range is compared with the ETag or Last-Modified already on the response (ours for a
+ * file, the backend's for PHP output) and must match exactly; without that validator the
+ * whole body is sent.
+ */
+export function requestedRanges(
   ctx: Context,
-  file: FileInfo,
+  size: number,
 ): Array<[number, number]> | 'unsatisfiable' | undefined {
   const header = ctx.get('Range');
   if (!header || ctx.method !== 'GET' || ctx.req.httpVersion !== '1.1') return undefined;
-  // An empty file has no bytes to pick from: lighttpd sends it whole.
-  if (file.size === 0 || !/^bytes=/i.test(header)) return undefined;
+  // An empty body has no bytes to pick from: lighttpd sends it whole.
+  if (size === 0 || !/^bytes=/i.test(header)) return undefined;
   const ifRange = ctx.get('If-Range');
   if (ifRange) {
     const validator = ifRange.startsWith('"') ? ctx.response.get('ETag') : ctx.response.get('Last-Modified');
     if (ifRange !== validator) return undefined;
   }
-  const ranges = parseByteRanges(header.slice(6), file.size);
+  const ranges = parseByteRanges(header.slice(6), size);
   return ranges.length === 0 ? 'unsatisfiable' : ranges;
+}
+
+/** Bytes start..end (inclusive) of the body being cut into ranges. */
+export type ByteSource = (start: number, end: number) => Readable | Buffer;
+
+/**
+ * Answers 206 with `ranges` of a `size`-byte body (from requestedRanges, so never for HEAD):
+ * one range with Content-Range, several as multipart/byteranges, each part carrying
+ * `contentType` (the body's own type) if there is one. The layout is lighttpd's byte for byte
+ * (seen): the body starts with `--boundary` (no CRLF before the first part), every later part
+ * and the closing boundary start with the CRLF that ends the data before them.
+ */
+export function sendRanges(
+  ctx: Context,
+  size: number,
+  ranges: ReadonlyArray<readonly [number, number]>,
+  contentType: string | undefined,
+  source: ByteSource,
+): void {
+  ctx.status = 206;
+  if (ranges.length === 1) {
+    const [start, end] = ranges[0]!;
+    ctx.set('Content-Range', `bytes ${start}-${end}/${size}`);
+    ctx.length = end - start + 1;
+    ctx.body = source(start, end);
+    return;
+  }
+  const heads = ranges.map(
+    ([start, end], i) =>
+      `${i === 0 ? '' : '\r\n'}--${BOUNDARY}\r\n${contentType ? `Content-Type: ${contentType}\r\n` : ''}Content-Range: bytes ${start}-${end}/${size}\r\n\r\n`,
+  );
+  const tail = `\r\n--${BOUNDARY}--\r\n`;
+  let length = Buffer.byteLength(tail);
+  ranges.forEach(([start, end], i) => {
+    length += Buffer.byteLength(heads[i]!) + end - start + 1;
+  });
+  async function* parts() {
+    for (const [i, [start, end]] of ranges.entries()) {
+      yield Buffer.from(heads[i]!);
+      const bytes = source(start, end);
+      if (Buffer.isBuffer(bytes)) yield bytes;
+      else yield* bytes;
+    }
+    yield Buffer.from(tail);
+  }
+  ctx.set('Content-Type', `multipart/byteranges; boundary=${BOUNDARY}`);
+  ctx.length = length;
+  ctx.body = Readable.from(parts(), { objectMode: false });
 }
 
 /**

@@ -42,6 +42,7 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
   const byAddress = new Map<string, Backend>();
   const routes = options.backends.map(({ key, hosts }): RouteKey<KeyTarget> => {
     const blocks = new Map<Backend, HostBlock>();
+    const disableTimes = new Map<Backend, number>();
     for (const host of hosts) {
       const backend = sharedBackend(byAddress, host, log, options.workerShare);
       if (blocks.has(backend)) continue; // the same address twice under one key: one host
@@ -52,6 +53,7 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
           `${key} ${backend.label}: allowXSendFile without xSendfileDocroot lets the backend send any file this process can read`,
         );
       }
+      if (host.disableTime !== undefined) disableTimes.set(backend, host.disableTime);
       blocks.set(backend, {
         backend,
         settings,
@@ -65,7 +67,7 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
     }
     const balancer = new Balancer([...blocks.keys()], {
       balance: options.balance,
-      disableTime: hosts[0]!.disableTime,
+      disableTimes,
       logger: log,
     });
     const first = hostSettings(hosts[0]!);

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import type { FastCgiResponse } from '../fastcgi/exchange.js';
+import { respondWithError } from '../http/error-page.js';
+import { acceptRanges, requestedRanges, sendRanges } from '../http/serve-file.js';
 import { isInternalHeader } from './response-filter.js';
 
 /**
@@ -44,24 +46,49 @@ export function applyBackendHead(
 }
 
 /**
- * Hands the backend's body to Koa. What the client must not see (HEAD, 204, 304) is read and
- * dropped, so the connection can serve the next request; a body that ends within BUFFER_UP_TO
- * bytes is sent whole with its length; anything longer streams, paced by the client.
+ * Hands the backend's body to Koa. What the client must not see (204, 205, 304) is read and
+ * dropped, so the connection can serve the next request. A body that ends within BUFFER_UP_TO
+ * bytes is complete, as lighttpd's buffered answers always are (spec 1.4): it is sent whole
+ * with its length, or cut by the client's Range, and a 200 says `Accept-Ranges: bytes`.
+ * Anything longer streams, paced by the client.
  */
 export async function sendBackendBody(ctx: Context, response: FastCgiResponse): Promise<void> {
-  const bodiless = ctx.method === 'HEAD' || ctx.status === 204 || ctx.status === 304 || ctx.status === 205;
-  if (bodiless) {
+  if (ctx.status === 204 || ctx.status === 304 || ctx.status === 205) {
     discardBody(response.body, BUFFER_UP_TO);
-    // An ended empty stream: Koa sends no body and, for HEAD, invents no Content-Length.
-    ctx.body = Readable.from([]);
+    sendNothing(ctx);
     return;
   }
   const head = await readUpTo(response.body, BUFFER_UP_TO);
-  if (head.ended) {
-    ctx.body = head.bytes;
+  if (ctx.method === 'HEAD') {
+    // PHP writes no body for HEAD; the end of the (empty) body says the answer is complete.
+    if (head.ended) acceptRanges(ctx);
+    else response.body.destroy();
+    sendNothing(ctx);
     return;
   }
+  if (head.ended) return sendComplete(ctx, head.bytes);
+  // Streamed, so no Range: lighttpd buffers for it, but a 1 GiB PHP answer must not sit in memory.
   ctx.body = Readable.from(resume(head.bytes, response.body), { objectMode: false });
+}
+
+/** A complete backend body: whole, or the ranges the client asked for (spec 1.4). */
+function sendComplete(ctx: Context, bytes: Buffer): void {
+  const ranges = acceptRanges(ctx) ? requestedRanges(ctx, bytes.length) : undefined;
+  if (ranges === 'unsatisfiable') {
+    respondWithError(ctx, 416);
+    return;
+  }
+  if (!ranges) {
+    ctx.body = bytes;
+    return;
+  }
+  const type = ctx.response.get('Content-Type') || undefined;
+  sendRanges(ctx, bytes.length, ranges, type, (start, end) => bytes.subarray(start, end + 1));
+}
+
+/** An ended empty stream: Koa sends no body and, for HEAD, invents no Content-Length. */
+function sendNothing(ctx: Context): void {
+  ctx.body = Readable.from([]);
 }
 
 /**
