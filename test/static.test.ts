@@ -9,7 +9,7 @@ import {
   type StaticFilesOptions,
   staticFiles,
 } from '../src/middleware/static.js';
-import { rawRequest, serve } from './helpers/http.js';
+import { rawExchange, rawRequest, serve } from './helpers/http.js';
 import { FIXTURE_WWW } from './helpers/lighttpd.js';
 
 async function site(
@@ -152,4 +152,16 @@ test('a document root that does not exist is logged once', (t) => {
   staticFiles({ documentRoot: '/nonexistent/www', log });
   t.is(log.lines.length, 1);
   t.regex(log.lines[0]!, /document root \/nonexistent\/www does not exist/);
+});
+
+test('Accept-Ranges only over HTTP/1.1, as lighttpd 1.4.69 sends it', async (t) => {
+  const app = new Koa();
+  app.use(staticFiles({ documentRoot: FIXTURE_WWW, indexFiles: ['index.html'], log: memoryLogger() }));
+  const served = await serve(app);
+  t.teardown(served.close);
+  const http11 = await rawRequest(served.port, '/index.html');
+  t.is(http11.headers['accept-ranges'], 'bytes');
+  const http10 = await rawExchange(served.port, Buffer.from('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n'));
+  t.is(http10.status, 200);
+  t.is(http10.headers['accept-ranges'], undefined);
 });

@@ -44,8 +44,11 @@ export async function serveFile(ctx: Context, file: FileInfo, options: ServeFile
     if (verdict === 304) return notModified(ctx, options.contentType);
     if (verdict === 412) return respondWithError(ctx, 412);
   }
-  // lighttpd advertises ranges where it would honour them: complete answers to GET and HEAD.
-  if (complete && (ctx.method === 'GET' || ctx.method === 'HEAD')) ctx.set('Accept-Ranges', 'bytes');
+  // lighttpd advertises ranges where it would honour them: complete answers to GET and HEAD
+  // over HTTP/1.1 (an HTTP/1.0 client gets none, seen on 1.4.69).
+  const advertise =
+    complete && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.req.httpVersion === '1.1';
+  if (advertise) ctx.set('Accept-Ranges', 'bytes');
 
   const ranges = complete ? requestedRanges(ctx, file.size) : undefined;
   // lighttpd 1.4.69 sends its 416 page without a Content-Range (seen).
