@@ -194,3 +194,25 @@ test('the flag is per backend: php-cgi with it, a node-fastcgi app without it, i
   }
   t.is(nodeRequests, 3);
 });
+
+test('a backend answer without Content-Type is sent without one (Koa would call it octet-stream)', async (t) => {
+  const node = await nodeFastCgiApp(t, (_req, res) => {
+    res.removeHeader('Content-Type');
+    res.end('untyped');
+  });
+  const mw = fastcgi({
+    documentRoot: PHP_FIXTURES,
+    log: memoryLogger(),
+    backends: [{ key: '.njs', hosts: [{ ...node, checkLocal: false }] }],
+  });
+  await mw.ready();
+  t.teardown(() => mw.close());
+  const app = new Koa();
+  app.use(mw);
+  const server = await serve(app);
+  t.teardown(() => server.close());
+  const res = await rawRequest(server.port, '/run.njs');
+  t.is(res.status, 200);
+  t.is(res.body.toString(), 'untyped');
+  t.false('content-type' in res.headers);
+});

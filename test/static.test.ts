@@ -161,7 +161,10 @@ test('Accept-Ranges only over HTTP/1.1, as lighttpd 1.4.69 sends it', async (t) 
   t.teardown(served.close);
   const http11 = await rawRequest(served.port, '/index.html');
   t.is(http11.headers['accept-ranges'], 'bytes');
-  const http10 = await rawExchange(served.port, Buffer.from('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n'));
+  const http10 = await rawExchange(
+    served.port,
+    Buffer.from('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n'),
+  );
   t.is(http10.status, 200);
-  t.is(http10.headers['accept-ranges'], undefined);
+  t.false('accept-ranges' in http10.headers);
 });

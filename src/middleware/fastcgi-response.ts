@@ -53,6 +53,13 @@ export function applyBackendHead(
  * Anything longer streams, paced by the client.
  */
 export async function sendBackendBody(ctx: Context, response: FastCgiResponse): Promise<void> {
+  const typed = Boolean(ctx.response.get('Content-Type'));
+  await sendBody(ctx, response);
+  // Koa calls an untyped body application/octet-stream; lighttpd sends what the backend said.
+  if (!typed && ctx.response.get('Content-Type') === 'application/octet-stream') ctx.remove('Content-Type');
+}
+
+async function sendBody(ctx: Context, response: FastCgiResponse): Promise<void> {
   if (ctx.status === 204 || ctx.status === 304 || ctx.status === 205) {
     discardBody(response.body, BUFFER_UP_TO);
     sendNothing(ctx);

@@ -67,17 +67,9 @@ export async function main(argv: string[]): Promise<number> {
   if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
   const server = createServer(lighty.app.callback());
   server.keepAliveTimeout = 5000;
-  const address = await listenOn(server, lighty.listen);
-  const removePid = worker ? () => {} : writePidFile(lighty.pidFile);
-  dropPrivileges(lighty.user, lighty.group);
-  await lighty.ready();
-  if (!worker) {
-    console.log(`koa-lighty ${version()} listening on ${describeAddress(address)} (${configFile})`);
-    if (demo) for (const line of lighty.demoLinks(address)) console.log(line);
-  } else {
-    process.send?.({ listening: describeAddress(address) });
-  }
-  return new Promise<number>((resolve) => {
+  let removePid = () => {};
+  // Signals are handled from here on: one that arrives while starting still stops cleanly.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -98,6 +90,17 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  const address = await listenOn(server, lighty.listen);
+  if (!worker) removePid = writePidFile(lighty.pidFile);
+  dropPrivileges(lighty.user, lighty.group);
+  await lighty.ready();
+  if (!worker) {
+    console.log(`koa-lighty ${version()} listening on ${describeAddress(address)} (${configFile})`);
+    if (demo) for (const line of lighty.demoLinks(address)) console.log(line);
+  } else {
+    process.send?.({ listening: describeAddress(address) });
+  }
+  return stopped;
 }
 
 /**

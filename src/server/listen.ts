@@ -1,4 +1,4 @@
-import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -48,14 +48,25 @@ export function dropPrivileges(user: string | undefined, group: string | undefin
   }
 }
 
+/**
+ * server.pid-file: written before privileges are dropped. The descriptor stays open, so at exit
+ * the file can still be emptied when it can no longer be removed (a root-owned /run), as
+ * lighttpd does: the file never names a process that is gone.
+ */
 export function writePidFile(path: string | undefined): () => void {
   if (!path) return () => {};
-  writeFileSync(path, `${process.pid}\n`);
+  const fd = openSync(path, 'w', 0o644);
+  writeSync(fd, `${process.pid}\n`);
   return () => {
     try {
       unlinkSync(path);
     } catch {
-      // already gone, or no longer ours to remove after dropping privileges
+      try {
+        ftruncateSync(fd, 0);
+      } catch {
+        // nothing more we can do; the next start overwrites it
+      }
     }
+    closeSync(fd);
   };
 }
