@@ -37,7 +37,10 @@ test.after.always(async () => {
 
 const file = (rel: string) => readFileSync(join(WWW, rel)).toString('latin1');
 
-/** lighttpd's own error page (spec 1.3). */
+/**
+ * lighttpd's own error page, written out from spec 1.3 rather than imported: this test is the
+ * independent oracle for src/http/error-page.ts.
+ */
 function errorPage(status: number, reason: string): string {
   const title = `${status} ${reason}`;
   return (

@@ -1,13 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type Koa from 'koa';
 import { type RawResponse, rawExchange, rawRequest, type Served, serve } from './http.js';
+import { acceptsConnections } from './ports.js';
 
 /**
  * The oracle: Debian's lighttpd 1.4.69, started by a test with a config it writes, on a free
@@ -92,21 +93,10 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
-    if (await accepts(port)) return;
+    if (await acceptsConnections(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`port ${port} not open after 10 s`);
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** SIGTERM to our own child by pid; SIGKILL if it is still there after 5 s. */

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { acceptsConnections } from './ports.js';
 
 const MEMCACHED = '/usr/bin/memcached';
 
@@ -49,7 +50,7 @@ async function launch(port: number): Promise<ChildProcess> {
     stderr += chunk;
   });
   const started = Date.now();
-  while (!(await accepts(port))) {
+  while (!(await acceptsConnections(port))) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`memcached exited at start (${child.exitCode ?? child.signalCode}): ${stderr}`);
     }
@@ -67,17 +68,6 @@ async function kill(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   process.kill(child.pid!, 'SIGKILL');
   await exited;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A port nothing listens on right now (the kernel picked it, then it was released). */

@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.js';
+import { acceptsConnections, freePort } from './ports.js';
 
 export const PHP_FIXTURES = fileURLToPath(new URL('../../fixtures/php/', import.meta.url));
 
@@ -36,16 +35,8 @@ export interface RunningPhpCgi {
   stop(): Promise<void>;
 }
 
-export function canConnect(address: PhpCgiAddress): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect('socket' in address ? { path: address.socket } : address);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+/** Whether php-cgi (or anything) accepts connections at the address. */
+export const canConnect = (address: PhpCgiAddress): Promise<boolean> => acceptsConnections(address);
 
 export async function startPhpCgi(options: StartPhpCgiOptions = {}): Promise<RunningPhpCgi> {
   let address: PhpCgiAddress;

@@ -35,3 +35,23 @@ export async function freePortRange(count: number): Promise<number> {
   }
   throw new Error(`no ${count} consecutive free ports found`);
 }
+
+/** Whether something accepts connections at a TCP port on 127.0.0.1 or at a unix socket path. */
+export function acceptsConnections(
+  target: number | { host: string; port: number } | { socket: string },
+): Promise<boolean> {
+  const options =
+    typeof target === 'number'
+      ? { port: target, host: '127.0.0.1' }
+      : 'socket' in target
+        ? { path: target.socket }
+        : target;
+  return new Promise((resolve) => {
+    const socket = net.connect(options);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
