@@ -6,48 +6,17 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ConnectFailed, QueueTimeout, ReadTimeout, RequestAborted } from '../src/fastcgi/errors.js';
-import { BackendPool, type BackendPoolOptions } from '../src/fastcgi/pool.js';
+import { BackendPool } from '../src/fastcgi/pool.js';
 import { encodeRecord, RecordType } from '../src/fastcgi/records.js';
-import { FakePeer, type FakeServer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
+import { FakePeer } from './helpers/fake-fastcgi.js';
+import { eventually, params, poolOnFake, readAll } from './helpers/fake-pool.js';
 import { freePort } from './helpers/ports.js';
 
 const answer = FakePeer.answer;
-const params: [string, string][] = [['SCRIPT_FILENAME', '/x.php']];
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Polls until `condition` holds, for up to `ms`; returns whether it did. */
-async function eventually(condition: () => boolean, ms = 3000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
-}
-
-async function fixture(
-  t: import('ava').ExecutionContext,
-  script: Parameters<typeof startFakeFastCgi>[0],
-  poolOptions: Omit<BackendPoolOptions, 'address'> = {},
-  serverOptions?: Parameters<typeof startFakeFastCgi>[1],
-): Promise<{ server: FakeServer; pool: BackendPool }> {
-  const server = await startFakeFastCgi(script, serverOptions);
-  const pool = new BackendPool({ address: server.address, ...poolOptions });
-  t.teardown(async () => {
-    await pool.destroy();
-    await server.close();
-  });
-  return { server, pool };
-}
 
 test('a kept connection closed before any byte is retried once on a fresh connection', async (t) => {
   let connection = 0;
-  const { pool, server } = await fixture(t, async (peer) => {
+  const { pool, server } = await poolOnFake(t, async (peer) => {
     const mine = ++connection;
     for (let served = 0; ; served++) {
       const req = await peer.request();
@@ -71,7 +40,7 @@ test('a kept connection closed before any byte is retried once on a fresh connec
 });
 
 test('a backend that stays silent hits the read timeout (504)', async (t) => {
-  const { pool } = await fixture(
+  const { pool } = await poolOnFake(
     t,
     async (peer) => {
       await peer.request();
@@ -86,7 +55,7 @@ test('a backend that stays silent hits the read timeout (504)', async (t) => {
 });
 
 test('a slow but steady backend does not hit the read timeout', async (t) => {
-  const { pool } = await fixture(
+  const { pool } = await poolOnFake(
     t,
     async (peer) => {
       await peer.request();
@@ -104,7 +73,7 @@ test('a slow but steady backend does not hit the read timeout', async (t) => {
 });
 
 test('the pool never holds more connections than FCGI_MAX_CONNS', async (t) => {
-  const { pool, server } = await fixture(
+  const { pool, server } = await poolOnFake(
     t,
     async (peer) => {
       for (;;) {
@@ -134,7 +103,7 @@ test('the pool never holds more connections than FCGI_MAX_CONNS', async (t) => {
 });
 
 test('without an FCGI_GET_VALUES answer the configured maxConns applies', async (t) => {
-  const { pool, server } = await fixture(
+  const { pool, server } = await poolOnFake(
     t,
     async (peer) => {
       for (;;) {
@@ -158,7 +127,7 @@ test('without an FCGI_GET_VALUES answer the configured maxConns applies', async 
 });
 
 test('a request that cannot get a connection in time fails with QueueTimeout (503)', async (t) => {
-  const { pool } = await fixture(
+  const { pool } = await poolOnFake(
     t,
     async (peer) => {
       await peer.request();
@@ -187,7 +156,7 @@ test('a refused connect is ConnectFailed (503)', async (t) => {
 test('a slow reader pauses the backend: the backend cannot write everything', async (t) => {
   const total = 48 * 1024 * 1024;
   let backlog = 0;
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(RecordType.STDOUT, 1, Buffer.from('X-A: 1\r\n\r\n')));
     const block = Buffer.alloc(65_535, 'z');
@@ -209,7 +178,7 @@ test('aborting mid-response closes the connection and errors the body', async (t
   const closedAt = new Promise<number>((resolve) => {
     backendSawClose = resolve;
   });
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(RecordType.STDOUT, 1, Buffer.from('X-A: 1\r\n\r\nfirst')));
     await peer.closed;
@@ -226,7 +195,7 @@ test('aborting mid-response closes the connection and errors the body', async (t
 });
 
 test('destroying the body before the end closes the connection too', async (t) => {
-  const { pool, server } = await fixture(t, async (peer) => {
+  const { pool, server } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(RecordType.STDOUT, 1, Buffer.from('X-A: 1\r\n\r\nfirst')));
     await peer.closed;
@@ -239,7 +208,7 @@ test('destroying the body before the end closes the connection too', async (t) =
 });
 
 test('kept connections are reused, and closed after the idle timeout', async (t) => {
-  const { pool, server } = await fixture(
+  const { pool, server } = await poolOnFake(
     t,
     async (peer) => {
       for (;;) {

@@ -11,46 +11,14 @@ import {
   ProtocolError,
   RequestRejected,
 } from '../src/fastcgi/errors.js';
-import { BackendPool, type BackendPoolOptions } from '../src/fastcgi/pool.js';
 import { encodeEndRequest, encodeRecord, ProtocolStatus, RecordType } from '../src/fastcgi/records.js';
-import { FakePeer, type FakeServer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
+import { FakePeer } from './helpers/fake-fastcgi.js';
+import { params, poolOnFake, readAll } from './helpers/fake-pool.js';
 
 const answer = FakePeer.answer;
-const params: [string, string][] = [['SCRIPT_FILENAME', '/x.php']];
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Polls until `condition` holds, for up to `ms`; returns whether it did. */
-async function _eventually(condition: () => boolean, ms = 3000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
-}
-
-async function fixture(
-  t: import('ava').ExecutionContext,
-  script: Parameters<typeof startFakeFastCgi>[0],
-  poolOptions: Omit<BackendPoolOptions, 'address'> = {},
-  serverOptions?: Parameters<typeof startFakeFastCgi>[1],
-): Promise<{ server: FakeServer; pool: BackendPool }> {
-  const server = await startFakeFastCgi(script, serverOptions);
-  const pool = new BackendPool({ address: server.address, ...poolOptions });
-  t.teardown(async () => {
-    await pool.destroy();
-    await server.close();
-  });
-  return { server, pool };
-}
 
 test('an answer split at every byte is parsed whole', async (t) => {
-  const { pool, server } = await fixture(t, async (peer) => {
+  const { pool, server } = await poolOnFake(t, async (peer) => {
     const req = await peer.request();
     await peer.writeSplit(
       answer(`Status: 201\r\nX-A: 1\r\n\r\nhello ${req!.params.get('SCRIPT_FILENAME')}`, 1, 7),
@@ -67,7 +35,7 @@ test('an answer split at every byte is parsed whole', async (t) => {
 
 test('records of exactly 65,535 bytes both ways, with params and STDIN', async (t) => {
   const upload = Buffer.alloc(65_535 * 3, 'u');
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     const req = (await peer.request())!;
     const head = Buffer.from(`X-Got: ${req.stdin.length} ${req.params.get('BIG')!.length}\r\n\r\n`);
     const first = Buffer.concat([head, Buffer.alloc(65_535 - head.length, 'a')]);
@@ -85,7 +53,7 @@ test('records of exactly 65,535 bytes both ways, with params and STDIN', async (
 });
 
 test('an unknown record type fails the request with a ProtocolError (502)', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(42, 1, Buffer.from('??')));
   });
@@ -94,7 +62,7 @@ test('an unknown record type fails the request with a ProtocolError (502)', asyn
 });
 
 test('an unknown record type after the headers errors the body stream', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(RecordType.STDOUT, 1, Buffer.from('X-A: 1\r\n\r\nstart')));
     await sleep(20);
@@ -107,7 +75,7 @@ test('an unknown record type after the headers errors the body stream', async (t
 });
 
 test('a bad record in the same chunk as the headers fails the body without a crash', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(
       Buffer.concat([
@@ -123,7 +91,7 @@ test('a bad record in the same chunk as the headers fails the body without a cra
 });
 
 test('garbage bytes instead of records are a ProtocolError', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'));
   });
@@ -131,7 +99,7 @@ test('garbage bytes instead of records are a ProtocolError', async (t) => {
 });
 
 test('a record for another request id is a ProtocolError', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(answer('X-A: 1\r\n\r\n', 2));
   });
@@ -139,7 +107,7 @@ test('a record for another request id is a ProtocolError', async (t) => {
 });
 
 test('a broken CGI header block is a BadCgiResponse (502)', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(answer('Status: nope\r\n\r\n'));
   });
@@ -149,7 +117,7 @@ test('a broken CGI header block is a BadCgiResponse (502)', async (t) => {
 });
 
 test('a close before any byte, on a fresh connection, is ClosedBeforeResponse (502), not retried', async (t) => {
-  const { pool, server } = await fixture(t, async (peer) => {
+  const { pool, server } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.close();
   });
@@ -159,7 +127,7 @@ test('a close before any byte, on a fresh connection, is ClosedBeforeResponse (5
 });
 
 test('a close in the middle of the body errors the body with ClosedMidResponse', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(RecordType.STDOUT, 1, Buffer.from('X-A: 1\r\n\r\npartial')));
     await sleep(20);
@@ -170,7 +138,7 @@ test('a close in the middle of the body errors the body with ClosedMidResponse',
 });
 
 test('END_REQUEST with OVERLOADED before headers is RequestRejected (503)', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeEndRequest(0, ProtocolStatus.OVERLOADED));
   });
@@ -179,7 +147,7 @@ test('END_REQUEST with OVERLOADED before headers is RequestRejected (503)', asyn
 });
 
 test('STDERR arrives line by line, however records cut the lines', async (t) => {
-  const { pool } = await fixture(t, async (peer) => {
+  const { pool } = await poolOnFake(t, async (peer) => {
     await peer.request();
     peer.write(encodeRecord(RecordType.STDERR, 1, Buffer.from('line one\nli')));
     peer.write(encodeRecord(RecordType.STDERR, 1, Buffer.from('ne two\r\ntail')));
