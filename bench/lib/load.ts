@@ -1,0 +1,292 @@
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import type { ServerKind } from './servers.js';
+import { type Site, secdownloadPath } from './site.js';
+
+export interface Workload {
+  id: string;
+  title: string;
+  /** What the numbers of this workload say (for the report). */
+  measures: string;
+  driver: 'wrk' | 'upload';
+  /** The URL path each server is driven with. */
+  path(kind: ServerKind): string;
+  /** What a correct answer is: checked once per server and round before the load. */
+  expect: { bytes?: number; contains?: string };
+  /** A few words under the chart panel's title, when a bar is not what its label says. */
+  chartNote?: string;
+  /** A note on a server that does something different in this workload. */
+  note?: Partial<Record<ServerKind, string>>;
+}
+
+export const UPLOAD_BYTES = 100 * 1024 * 1024;
+
+export function workloads(site: Site): Workload[] {
+  const link = secdownloadPath(site.secret, '/1k.bin');
+  return [
+    {
+      id: 'hello',
+      title: 'hello.php',
+      measures: 'one small PHP request: HTTP parsing, the FastCGI round trip, the response',
+      driver: 'wrk',
+      path: () => '/hello.php',
+      expect: { contains: 'Hello, world' },
+    },
+    {
+      id: 'sendfile-1k',
+      title: 'send-file 1 KiB',
+      measures: 'a PHP request answered with X-LIGHTTPD-send-file naming a 1 KiB file',
+      driver: 'wrk',
+      path: () => '/sendfile.php?f=1k',
+      expect: { bytes: 1024 },
+      note: { nginx: 'X-Accel-Redirect to an internal location' },
+    },
+    {
+      id: 'sendfile-1m',
+      title: 'send-file 1 MiB',
+      measures: 'a PHP request answered with X-LIGHTTPD-send-file naming a 1 MiB file',
+      driver: 'wrk',
+      path: () => '/sendfile.php?f=1m',
+      expect: { bytes: 1 << 20 },
+      note: { nginx: 'X-Accel-Redirect to an internal location' },
+    },
+    {
+      id: 'secdownload',
+      title: 'secdownload 1 KiB',
+      measures: 'a valid secdownload link (md5, /dl/) to a 1 KiB file: MAC check, then the file',
+      driver: 'wrk',
+      path: (kind) =>
+        kind === 'lighttpd' ? '/protected/1k.bin' : kind === 'nginx' ? link.nginx : link.lighttpd,
+      expect: { bytes: 1024 },
+      chartNote: 'lighttpd: the file served statically',
+      note: {
+        lighttpd: 'static file: lighttpd 1.4.69 has no mod_secdownload',
+        nginx: 'secure_link (same md5 input, base64url, no expiry check)',
+      },
+    },
+    {
+      id: 'static-1k',
+      title: 'static 1 KiB',
+      measures: 'a 1 KiB static file from the document root',
+      driver: 'wrk',
+      path: () => '/static/1k.bin',
+      expect: { bytes: 1024 },
+    },
+    {
+      id: 'upload-100m',
+      title: 'upload 100 MiB',
+      measures: 'a 100 MiB POST read by PHP from php://input in 64 KiB chunks (MiB/s, 2 at a time)',
+      driver: 'upload',
+      path: () => '/upload.php',
+      expect: {},
+      note: {
+        lighttpd: 'buffers the whole body in server.upload-dirs before PHP sees it',
+        nginx: 'buffers the whole body in client_body_temp_path before PHP sees it',
+      },
+    },
+  ];
+}
+
+/** One GET (or the upload POST with a small body) to check the answer before the load. */
+export function probe(port: number, workload: Workload, kind: ServerKind): Promise<string | undefined> {
+  const path = workload.path(kind);
+  const isUpload = workload.driver === 'upload';
+  return new Promise((resolve) => {
+    // The upload workload is probed with 1 MiB: enough to see PHP count a body.
+    const body = isUpload ? Buffer.alloc(1 << 20, 0x61) : undefined;
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: isUpload ? 'POST' : 'GET',
+        agent: false,
+        headers: isUpload
+          ? { 'content-type': 'application/octet-stream', 'content-length': body!.length }
+          : {},
+        timeout: 30000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const got = Buffer.concat(chunks);
+          if (res.statusCode !== 200) return resolve(`${path} answered ${res.statusCode}`);
+          if (workload.expect.bytes !== undefined && got.length !== workload.expect.bytes)
+            return resolve(`${path} sent ${got.length} bytes, not ${workload.expect.bytes}`);
+          const contains = isUpload ? String(body!.length) : workload.expect.contains;
+          if (contains !== undefined && !got.toString().includes(contains))
+            return resolve(`${path} answered ${JSON.stringify(got.toString().slice(0, 80))}`);
+          resolve(undefined);
+        });
+        res.on('error', (err) => resolve(`${path}: ${err.message}`));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', (err) => resolve(`${path}: ${err.message}`));
+    req.end(body);
+  });
+}
+
+export interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Non-2xx/3xx answers plus socket errors (connect, read, write, timeout). */
+  errors: number;
+  raw: string;
+}
+
+export interface WrkOptions {
+  threads: number;
+  connections: number;
+  seconds: number;
+}
+
+export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
+  const args = [
+    `-t${options.threads}`,
+    `-c${options.connections}`,
+    `-d${options.seconds}s`,
+    '--timeout',
+    '10s',
+    '--latency',
+    url,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      if (code !== 0 || !rps)
+        return reject(new Error(`wrk failed (exit ${code}): ${out.trim().slice(-300)}`));
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const requests = /(\d+) requests in/.exec(out);
+      resolve({
+        rps: Number(rps[1]),
+        p50Ms: latencyMs(out, '50%'),
+        p99Ms: latencyMs(out, '99%'),
+        requests: requests ? Number(requests[1]) : 0,
+        errors:
+          (non2xx ? Number(non2xx[1]) : 0) +
+          (socket ? socket.slice(1, 5).reduce((sum, n) => sum + Number(n), 0) : 0),
+        raw: out,
+      });
+    });
+  });
+}
+
+function latencyMs(out: string, percentile: string): number {
+  const match = new RegExp(`^\\s*${percentile}\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
+  if (!match) return Number.NaN;
+  const scale = { us: 0.001, ms: 1, s: 1000, m: 60000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(match[1]) * scale;
+}
+
+export interface UploadResult {
+  mibPerSec: number;
+  /** Mean seconds from the first byte sent to the answer, per upload. */
+  secondsEach: number;
+  /** p99 of the same, with few uploads simply the slowest. */
+  p99Ms: number;
+  uploads: number;
+  errors: number;
+  firstError?: string;
+}
+
+/**
+ * The upload driver: `count` POSTs of `bytes` each, `concurrency` at a time, sent from one
+ * reused 1 MiB buffer with backpressure honoured. wrk is poor at this (it builds each request
+ * in memory and reports requests/s, and 100 MiB bodies are a few requests per second); a small
+ * Node client can check each answer (the byte count PHP read) and report MiB/s directly.
+ */
+export async function runUploads(
+  port: number,
+  path: string,
+  options: { count: number; concurrency: number; bytes: number },
+): Promise<UploadResult> {
+  const chunk = Buffer.alloc(1 << 20, 0x61);
+  const times: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  let next = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const began = performance.now();
+      const fail = (why: string) => {
+        errors++;
+        firstError ??= why;
+        resolve();
+      };
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': options.bytes },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () => {
+            if (res.statusCode !== 200) return fail(`answered ${res.statusCode}`);
+            if (body.trim() !== String(options.bytes))
+              return fail(`PHP read ${body.trim().slice(0, 40)} bytes`);
+            times.push(performance.now() - began);
+            resolve();
+          });
+          res.on('error', (err) => fail(err.message));
+        },
+      );
+      req.on('error', (err) => fail(err.message));
+      let sent = 0;
+      const write = () => {
+        while (sent < options.bytes) {
+          const n = Math.min(chunk.length, options.bytes - sent);
+          sent += n;
+          const more = req.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+          if (!more) {
+            req.once('drain', write);
+            return;
+          }
+        }
+        req.end();
+      };
+      write();
+    });
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (next < options.count) {
+        next++;
+        await one();
+      }
+    }),
+  );
+  const seconds = (performance.now() - began) / 1000;
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    mibPerSec: (times.length * options.bytes) / (1 << 20) / seconds,
+    secondsEach: times.length ? times.reduce((a, b) => a + b, 0) / times.length / 1000 : Number.NaN,
+    p99Ms: sorted.length
+      ? sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!
+      : Number.NaN,
+    uploads: times.length,
+    errors,
+    firstError,
+  };
+}
