@@ -158,8 +158,14 @@ export function aliasRules(r: OptionReader): Array<[string, string]> {
 }
 
 export function redirectRules(r: OptionReader) {
+  const rules = r.pairs('url.redirect').map(([match, location]) => ({ match, location }));
+  for (const { location } of rules) {
+    if (/%[0-9]/.test(location)) {
+      throw r.error('url.redirect', `%N references (${location}) are not supported yet`);
+    }
+  }
   return {
-    rules: r.pairs('url.redirect').map(([match, location]) => ({ match, location })),
+    rules,
     status: r.int('url.redirect-code', 301, { min: 300, max: 399 }),
   };
 }

@@ -30,7 +30,7 @@ import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
 import { MimeTypes } from '../http/mime.js';
 import { requestState } from '../http/request-state.js';
-import { defaultLogger, type Logger, streamLogger } from '../log.js';
+import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
 import { accessDeny } from '../middleware/access.js';
 import { alias } from '../middleware/alias.js';
 import { lighttpdErrors } from '../middleware/errors.js';
@@ -39,7 +39,7 @@ import { redirect } from '../middleware/redirect.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
 import { secdownload } from '../middleware/secdownload.js';
 import { staticFiles } from '../middleware/static.js';
-import { type TriggerMiddleware, triggerBeforeDownload } from '../middleware/trigger.js';
+import { triggerBeforeDownload } from '../middleware/trigger.js';
 import { fileStore, memcachedStore, memoryStore, type TriggerStore } from '../stores/index.js';
 import { accessLog } from './access-log.js';
 import { requestFacts } from './facts.js';
@@ -64,15 +64,30 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   }
   // Each block is checked with the options it would see, so a bad value in a rarely matched
   // block is found at start, not by the first visitor who matches it.
-  for (const block of config.blocks) buildStageOptions(readerFor(config, lineage(block)));
-  buildStageOptions(global);
-  return {
-    file,
-    config,
-    server,
-    warnings: unsupported(config, server),
-    print: () => printConfig(config, { omitPredefined: true }),
-  };
+  const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
+  const warnings = [...unsupported(config, server), ...constructionWarnings(readers, server.modules)];
+  return { file, config, server, warnings, print: () => printConfig(config, { omitPredefined: true }) };
+}
+
+/**
+ * What the stages would warn about when built (md5 without an algorithm, send-file without a
+ * docroot), found at load time so that `-t` shows it and a server says it once, not once per
+ * worker. Building them here starts nothing: no process, no connection.
+ */
+function constructionWarnings(readers: OptionReader[], modules: string[]): string[] {
+  const heard = memoryLogger();
+  for (const r of readers) {
+    const o = buildStageOptions(r);
+    if (modules.includes('mod_secdownload') && o.secdownload) secdownload({ ...o.secdownload, log: heard });
+    if (modules.includes('mod_fastcgi') && o.fastcgi) fastcgi({ ...o.fastcgi, log: heard });
+  }
+  const lines = heard.lines.filter((line) => line.includes(') warning: '));
+  return [...new Set(lines.map((line) => line.replace(/^\((\S+)\) warning: /, '$1: ')))];
+}
+
+/** server.errorlog, or stderr. */
+export function serverLogger(server: ServerSettings): Logger {
+  return server.errorLog ? streamLogger(createWriteStream(server.errorLog, { flags: 'a' })) : defaultLogger;
 }
 
 export interface LightyApp {
@@ -98,10 +113,10 @@ export interface CreateAppOptions {
 
 export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): LightyApp {
   const { config, server } = loaded;
-  const log =
-    options.log ??
-    (server.errorLog ? streamLogger(createWriteStream(server.errorLog, { flags: 'a' })) : defaultLogger);
-  const stages = new StageRegistry(log, options.worker);
+  const log = options.log ?? serverLogger(server);
+  // Warnings of building the stages were reported by loadConfig already: say them once.
+  const building = mutedWarnings(log);
+  const stages = new StageRegistry(building.log, options.worker);
   const pipelines = new Map<string, Middleware>();
   const pipelineFor = (ids: number[]) => {
     const key = ids.join(',');
@@ -115,6 +130,7 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   // Build the global pipeline and every block's now: start-up spawns all backends.
   pipelineFor([]);
   for (const block of config.blocks) pipelineFor(lineage(block));
+  building.unmute();
 
   const app = new Koa();
   app.silent = true;
@@ -145,11 +161,32 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
  * --workers: the primary process spawns the php-cgi of every fastcgi.server; workers find
  * their sockets already served and only connect (lighttpd spawns only when nobody listens).
  */
-export function createBackendSupervisor(loaded: LoadedConfig, log: Logger = defaultLogger) {
-  const registry = new StageRegistry(log, undefined);
-  const all = [[], ...loaded.config.blocks.map(lineage)];
-  for (const ids of all) registry.pipeline(readerFor(loaded.config, ids), loaded.server.modules);
+export function createBackendSupervisor(loaded: LoadedConfig, log: Logger = serverLogger(loaded.server)) {
+  const building = mutedWarnings(log);
+  const registry = new StageRegistry(building.log, undefined);
+  if (loaded.server.modules.includes('mod_fastcgi')) {
+    for (const ids of [[], ...loaded.config.blocks.map(lineage)])
+      registry.backends(readerFor(loaded.config, ids));
+  }
+  building.unmute();
   return { log, start: () => registry.ready(), stop: () => registry.close() };
+}
+
+/** A logger that drops warnings until unmute(): for building stages whose warnings were already given. */
+function mutedWarnings(log: Logger): { log: Logger; unmute(): void } {
+  let muted = true;
+  return {
+    log: {
+      error: (source, message) => log.error(source, message),
+      info: (source, message) => log.info(source, message),
+      warn: (source, message) => {
+        if (!muted) log.warn(source, message);
+      },
+    },
+    unmute: () => {
+      muted = false;
+    },
+  };
 }
 
 /**
@@ -206,7 +243,6 @@ function buildStageOptions(r: OptionReader) {
 class StageRegistry {
   readonly #instances = new Map<string, unknown>();
   readonly #fastcgi: FastCgiMiddleware[] = [];
-  readonly #triggers: TriggerMiddleware[] = [];
   readonly #stores: TriggerStore[] = [];
 
   constructor(
@@ -252,11 +288,7 @@ class StageRegistry {
       });
       uriClean.push([
         'mod_trigger_b4_dl',
-        this.#shared('trigger', spec, () => {
-          const made = triggerBeforeDownload({ ...spec, store, log });
-          this.#triggers.push(made);
-          return made;
-        }),
+        this.#shared('trigger', spec, () => triggerBeforeDownload({ ...spec, store, log })),
       ]);
     }
     uriClean.sort((a, b) => modules.indexOf(a[0]) - modules.indexOf(b[0]));
@@ -268,23 +300,28 @@ class StageRegistry {
     // docroot hook: mod_alias moves a URL prefix onto another directory for the file step.
     if (has('mod_alias') && o.alias.length > 0)
       stages.push(this.#shared('alias', o.alias, () => alias(o.alias)));
-    if (has('mod_fastcgi') && o.fastcgi) {
-      const options = o.fastcgi;
-      stages.push(
-        this.#shared('fastcgi', { options, mime: o.mime }, () => {
-          const backends = this.worker ? connectOnly(options.backends) : options.backends;
-          const made = fastcgi({ ...options, backends, mimeTypes, log, workerShare: this.worker });
-          this.#fastcgi.push(made);
-          return made;
-        }),
-      );
-    }
+    const php = has('mod_fastcgi') ? this.backends(r) : undefined;
+    if (php) stages.push(php);
     stages.push(
       this.#shared('static', { s: o.statics, mime: o.mime }, () =>
         staticFiles({ ...o.statics, mimeTypes, log }),
       ),
     );
     return compose(stages);
+  }
+
+  /** The fastcgi stage for these options (its pools and spawned php-cgi), if fastcgi.server is set. */
+  backends(r: OptionReader): FastCgiMiddleware | undefined {
+    const options = fastcgiOptions(r);
+    if (!options) return undefined;
+    const assign = mimeAssign(r);
+    const mimeTypes = this.#shared('mime', assign, () => new MimeTypes(assign));
+    return this.#shared('fastcgi', { options, mime: assign }, () => {
+      const backends = this.worker ? connectOnly(options.backends) : options.backends;
+      const made = fastcgi({ ...options, backends, mimeTypes, log: this.log, workerShare: this.worker });
+      this.#fastcgi.push(made);
+      return made;
+    });
   }
 
   async ready(): Promise<void> {
