@@ -80,3 +80,35 @@ test('php-cgi killed during a request: that request gets 502, the next ones succ
   t.not(respawned, leader);
   for (let i = 0; i < 5; i++) t.is((await fetch(`${server.url}/fcgi-sleep.php?ms=1`)).status, 200);
 });
+
+test("both of PHP's stderr reach the error log: error_log() (FCGI_STDERR) and php://stderr (the process's own)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-stderr-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const log = memoryLogger();
+  const php = fastcgi({
+    documentRoot: PHP_FIXTURES,
+    backends: [{ key: '.php', hosts: [{ binPath: 'php-cgi', socket: join(dir, 'php.sock'), maxProcs: 1 }] }],
+    log,
+  });
+  await php.ready();
+  t.teardown(() => php.close());
+  const app = new Koa();
+  app.silent = true;
+  app.use(php);
+  const server = await serve(app);
+  t.teardown(() => server.close());
+  const res = await fetch(`${server.url}/fcgi-stderr.php`);
+  t.is(await res.text(), 'ok');
+  const deadline = Date.now() + 3000;
+  while (!log.lines.some((l) => l.includes('via php://stderr')) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  t.true(
+    log.lines.some((l) => l.includes('fcgi-stderr: via error_log')),
+    log.lines.join('\n'),
+  );
+  t.true(
+    log.lines.some((l) => l.includes('fcgi-stderr: via php://stderr')),
+    log.lines.join('\n'),
+  );
+});
