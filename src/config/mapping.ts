@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
 import type { ListenAddress } from '../server/listen.js';
 import type { OptionReader } from './option-reader.js';
+import { compilePcre } from './pcre.js';
 import { toBool } from './values.js';
 
 export interface ServerSettings {
@@ -101,6 +102,14 @@ export function triggerOptions(r: OptionReader) {
   const triggerUrl = r.string('trigger-before-download.trigger-url');
   const downloadUrl = r.string('trigger-before-download.download-url');
   if (!triggerUrl || !downloadUrl) return undefined;
+  // PCRE, as lighttpd compiled them; a pattern that cannot mean the same here is refused.
+  for (const key of ['trigger-before-download.trigger-url', 'trigger-before-download.download-url']) {
+    try {
+      compilePcre(r.string(key)!);
+    } catch (error) {
+      throw r.error(key, `invalid regex: ${(error as Error).message}`);
+    }
+  }
   const gdbm = r.string('trigger-before-download.gdbm-filename');
   const memcache = r.list('trigger-before-download.memcache-hosts').filter((h) => h !== '');
   const memory = r.bool('trigger-before-download.memory-store', false);

@@ -27,6 +27,7 @@ import {
 import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
+import { compilePcre } from '../config/pcre.js';
 import { printConfig } from '../config/print.js';
 import { MimeTypes } from '../http/mime.js';
 import { requestState } from '../http/request-state.js';
@@ -288,7 +289,15 @@ class StageRegistry {
       });
       uriClean.push([
         'mod_trigger_b4_dl',
-        this.#shared('trigger', spec, () => triggerBeforeDownload({ ...spec, store, log })),
+        this.#shared('trigger', spec, () =>
+          triggerBeforeDownload({
+            ...spec,
+            triggerUrl: compilePcre(spec.triggerUrl),
+            downloadUrl: compilePcre(spec.downloadUrl),
+            store,
+            log,
+          }),
+        ),
       ]);
     }
     uriClean.sort((a, b) => modules.indexOf(a[0]) - modules.indexOf(b[0]));
