@@ -93,6 +93,17 @@ test('-t on malformed files: non-zero, and the message names the file and the li
       line: 5,
     },
     {
+      name: 'an invalid trigger-before-download regex',
+      files: {
+        'bad-trigger.conf':
+          'server.document-root = "/tmp"\nserver.modules = ("mod_trigger_b4_dl")\n' +
+          'trigger-before-download.memory-store = "enable"\ntrigger-before-download.deny-url = "/"\n' +
+          'trigger-before-download.download-url = "\\.mpg$"\ntrigger-before-download.trigger-url = "(/$|\\.php"\n',
+      },
+      badFile: 'bad-trigger.conf',
+      line: 6,
+    },
+    {
       name: 'an unterminated string',
       files: { 'bad-string.conf': 'server.document-root = "/tmp"\nserver.tag = "oops\nserver.port = 8081\n' },
       badFile: 'bad-string.conf',
