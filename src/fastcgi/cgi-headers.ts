@@ -112,7 +112,8 @@ function preview(s: string): string {
  * doubling, so a backend that dribbles its headers a byte at a time costs linear work.
  */
 export class CgiHeaderAccumulator {
-  private buf = Buffer.allocUnsafe(1024);
+  /** Allocated only for a block that does not arrive whole in its first chunk. */
+  private buf: Buffer | undefined;
   private length = 0;
 
   /** Returns the headers and the body bytes that followed them, once the block is complete. */
@@ -124,13 +125,14 @@ export class CgiHeaderAccumulator {
     }
     const scanned = this.length;
     this.append(chunk);
-    const view = this.buf.subarray(0, this.length);
+    const view = this.buf!.subarray(0, this.length);
     const head = parseCgiHeaders(view, scanned);
     if (!head) return undefined;
     return { head, rest: Buffer.from(view.subarray(head.bodyStart)) };
   }
 
   private append(chunk: Buffer): void {
+    if (!this.buf) this.buf = Buffer.allocUnsafe(Math.max(1024, chunk.length));
     if (this.length + chunk.length > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + chunk.length));
       this.buf.copy(grown, 0, 0, this.length);

@@ -19,9 +19,8 @@ import {
   WriteTimeout,
 } from './errors.js';
 import {
-  encodeBeginRequest,
-  encodeParams,
   encodeRecordParts,
+  encodeRequestHead,
   type FastCgiRecord,
   type NameValue,
   ProtocolStatus,
@@ -63,6 +62,9 @@ const BODY_HIGH_WATER_MARK = 64 * 1024;
 const MAX_STDERR_LINE = 8 * 1024;
 
 class ResponseBody extends Readable {
+  /** END_REQUEST arrived: every byte of the body is pushed (or was read). */
+  backendEnded = false;
+
   constructor(private readonly exchange: FastCgiExchange) {
     super({ highWaterMark: BODY_HIGH_WATER_MARK });
     // The body can fail before its reader attaches (a bad record right behind the headers,
@@ -77,6 +79,18 @@ class ResponseBody extends Readable {
     this.exchange.onConsumerDestroyed();
     callback(error);
   }
+}
+
+/**
+ * The whole body, taken at once, when the backend has already ended it and at most `limit`
+ * bytes wait unread (a small answer usually arrives with its END_REQUEST); else undefined,
+ * and the body is untouched.
+ */
+export function takeEndedBody(body: Readable, limit: number): Buffer | undefined {
+  if (!(body instanceof ResponseBody) || !body.backendEnded || body.destroyed) return undefined;
+  if (body.readableLength > limit || body.readableFlowing) return undefined;
+  const bytes = body.read() as Buffer | null;
+  return bytes ?? Buffer.alloc(0);
 }
 
 function deferred<T>() {
@@ -112,7 +126,7 @@ export class FastCgiExchange {
   private readTimer: NodeJS.Timeout | undefined;
   private writeTimer: NodeJS.Timeout | undefined;
   private onDrain: (() => void) | undefined;
-  private readonly stderrDecoder = new StringDecoder('utf8');
+  private stderrDecoder: StringDecoder | undefined;
   private stderrRest = '';
 
   constructor(
@@ -128,10 +142,9 @@ export class FastCgiExchange {
   }
 
   start(): void {
-    const keepConn = this.options.keepConn ?? true;
+    const begin = { role: this.options.role ?? Role.RESPONDER, keepConn: this.options.keepConn ?? true };
     this.socket.cork();
-    this.socket.write(encodeBeginRequest(this.options.role ?? Role.RESPONDER, keepConn, this.requestId));
-    this.socket.write(encodeParams(this.options.params, this.requestId));
+    this.socket.write(encodeRequestHead(this.options.params, this.requestId, begin));
     process.nextTick(() => this.socket.uncork());
     this.detachBody = this.requestBody.start(this.stdinSink());
   }
@@ -244,6 +257,7 @@ export class FastCgiExchange {
   }
 
   private onStderr(content: Buffer): void {
+    this.stderrDecoder ??= new StringDecoder('utf8');
     const text = this.stderrRest + this.stderrDecoder.write(content);
     const lines = text.split('\n');
     let rest = lines.pop()!;
@@ -256,6 +270,7 @@ export class FastCgiExchange {
   }
 
   private flushStderr(): void {
+    if (!this.stderrDecoder) return;
     const rest = this.stderrRest + this.stderrDecoder.end();
     this.stderrRest = '';
     if (rest.length > 0) this.logStderr(rest);
@@ -282,6 +297,7 @@ export class FastCgiExchange {
       this.finish(this.stdinDone && (this.options.keepConn ?? true));
       return;
     }
+    this.body.backendEnded = true;
     if (!this.body.destroyed) this.body.push(null);
     this.endedDeferred.resolve(end);
     // Every STDOUT byte is in the body stream by now, so the socket owes this request

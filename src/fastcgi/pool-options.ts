@@ -59,7 +59,44 @@ export interface PoolRequest {
   /** FCGI_STDERR lines (PHP's error_log()); by default they go to the logger as errors. */
   onStderr?: (line: string) => void;
   /** Abort: before the headers the promise rejects with RequestAborted, after them the body errors. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
+}
+
+/** What the pool uses of an AbortSignal; an AbortSignal is one, so is the bridge's lighter ClientGone. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A one-shot abort signal without EventTarget: what a request needs to tell its pool that the
+ * client went away. AbortController costs an EventTarget, a listener map and an Event per use.
+ */
+export class ClientGone implements AbortSignalLike {
+  aborted = false;
+  #listeners: Array<() => void> | undefined;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return;
+    if (this.#listeners) this.#listeners.push(listener);
+    else this.#listeners = [listener];
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const listeners = this.#listeners;
+    if (!listeners) return;
+    const at = listeners.indexOf(listener);
+    if (at >= 0) listeners.splice(at, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
 }
 
 export type PoolSettings = Required<Omit<BackendPoolOptions, 'logger' | 'address' | 'share'>> & {

@@ -15,6 +15,7 @@ import { describeAddress, type FastCgiAddress, FastCgiConnection, getValues } fr
 import { ClosedBeforeResponse, ConnectFailed, PoolClosed, QueueTimeout, RequestAborted } from './errors.js';
 import type { FastCgiExchange, FastCgiResponse } from './exchange.js';
 import {
+  type AbortSignalLike,
   type BackendPoolOptions,
   type PoolRequest,
   type PoolSettings,
@@ -189,7 +190,7 @@ export class BackendPool {
     return this.limitKnown;
   }
 
-  private acquire(signal: AbortSignal | undefined): Promise<Lease> {
+  private acquire(signal: AbortSignalLike | undefined): Promise<Lease> {
     const now = this.tryLease();
     if (now) return Promise.resolve(now);
     return new Promise((resolve, reject) => {

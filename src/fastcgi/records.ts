@@ -153,6 +153,94 @@ function toBytes(s: string | Buffer): Buffer {
  * spec allows; php-cgi will not take it, other backends may.
  */
 export function encodeParams(pairs: Iterable<NameValue>, requestId = 1): Buffer {
+  return encodeRequestHead(pairs, requestId);
+}
+
+/** One byte per character: what a pair's length prefix and its latin1 text become on the wire. */
+function lengthChars(length: number): string {
+  if (length < 128) return String.fromCharCode(length);
+  if (length > MAX_PAIR_LENGTH) throw new RangeError(`FastCGI name or value too long: ${length} bytes`);
+  return String.fromCharCode(
+    ((length >>> 24) & 0x7f) | 0x80,
+    (length >>> 16) & 0xff,
+    (length >>> 8) & 0xff,
+    length & 0xff,
+  );
+}
+
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+
+/**
+ * The records that open a request, in one buffer: BEGIN_REQUEST when `begin` is given, the
+ * PARAMS stream (pairs and the empty record that ends it). The usual request, all strings that fit one
+ * record, is packed as one latin1 string and written once; anything else (Buffers, text
+ * beyond latin1, more than one record) takes encodeParamsInParts, byte for byte the same.
+ */
+export function encodeRequestHead(
+  pairs: Iterable<NameValue>,
+  requestId = 1,
+  begin?: { role: number; keepConn: boolean },
+): Buffer {
+  let content = '';
+  let packed = Array.isArray(pairs);
+  if (packed) {
+    for (const [name, value] of pairs as NameValue[]) {
+      if (typeof name !== 'string' || typeof value !== 'string') {
+        packed = false;
+        break;
+      }
+      content += lengthChars(name.length) + lengthChars(value.length) + name + value;
+    }
+  }
+  if (packed && (content.length > FCGI_MAX_CONTENT || NOT_LATIN1.test(content))) packed = false;
+  const beginLength = begin ? 2 * FCGI_HEADER_LEN : 0;
+  if (!packed) {
+    const params = encodeParamsInParts(pairs, requestId);
+    if (!begin) return params;
+    return Buffer.concat([encodeBeginRequest(begin.role, begin.keepConn, requestId), params]);
+  }
+  const length = content.length;
+  const padding = (8 - (length % 8)) % 8;
+  const paramsLength = (length > 0 ? FCGI_HEADER_LEN + length + padding : 0) + FCGI_HEADER_LEN;
+  const out = Buffer.allocUnsafe(beginLength + paramsLength);
+  let at = 0;
+  if (begin) {
+    writeHeader(out, at, RecordType.BEGIN_REQUEST, requestId, 8, 0);
+    out.writeUInt16BE(begin.role, at + 8);
+    out[at + 10] = begin.keepConn ? FCGI_KEEP_CONN : 0;
+    out.fill(0, at + 11, at + 16);
+    at += 16;
+  }
+  if (length > 0) {
+    writeHeader(out, at, RecordType.PARAMS, requestId, length, padding);
+    out.write(content, at + FCGI_HEADER_LEN, length, 'latin1');
+    at += FCGI_HEADER_LEN + length;
+    out.fill(0, at, at + padding);
+    at += padding;
+  }
+  writeHeader(out, at, RecordType.PARAMS, requestId, 0, 0);
+  return out;
+}
+
+function writeHeader(
+  out: Buffer,
+  at: number,
+  type: number,
+  requestId: number,
+  contentLength: number,
+  paddingLength: number,
+): void {
+  out[at] = FCGI_VERSION_1;
+  out[at + 1] = type;
+  out[at + 2] = requestId >>> 8;
+  out[at + 3] = requestId & 0xff;
+  out[at + 4] = contentLength >>> 8;
+  out[at + 5] = contentLength & 0xff;
+  out[at + 6] = paddingLength;
+  out[at + 7] = 0;
+}
+
+function encodeParamsInParts(pairs: Iterable<NameValue>, requestId: number): Buffer {
   const parts: Buffer[] = [];
   let record: Buffer[] = [];
   let recordLength = 0;

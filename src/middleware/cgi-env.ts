@@ -55,7 +55,15 @@ const PATH_VARIABLES = new Set([
 
 /** The params as bytes for the wire: `/café.php` must reach PHP as UTF-8, not as latin1. */
 export function cgiParamsForWire(params: CgiParams): Array<[string, string | Buffer]> {
-  return params.map(([name, value]) => [name, PATH_VARIABLES.has(name) ? Buffer.from(value, 'utf8') : value]);
+  // ASCII is the same bytes either way: only other text needs its UTF-8 Buffer.
+  return params.map(([name, value]) => [
+    name,
+    PATH_VARIABLES.has(name) && !isAscii(value) ? Buffer.from(value, 'utf8') : value,
+  ]);
+}
+
+function isAscii(s: string): boolean {
+  return Buffer.byteLength(s, 'utf8') === s.length;
 }
 
 /** Request headers a client must never hand to a backend, by variable name. */
@@ -118,23 +126,50 @@ export function headerVariables(rawHeaders: readonly string[]): CgiParams {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
     if (value === '') continue;
-    const variable = headerVariableName(name);
-    if (DROPPED_HEADER_VARIABLES.has(variable)) continue;
-    const canonical = /^[A-Za-z0-9-]+$/.test(name);
+    const known = headerName(name);
+    if (known.dropped) continue;
+    const { variable, canonical, lower } = known;
     const held = byVariable.get(variable);
     if (!held) {
-      byVariable.set(variable, { name: name.toLowerCase(), canonical, values: [value] });
-    } else if (held.name === name.toLowerCase()) {
+      byVariable.set(variable, { name: lower, canonical, values: [value] });
+    } else if (held.name === lower) {
       held.values.push(value);
     } else if (canonical && !held.canonical) {
       // The plain spelling replaces an odd one that came first; it keeps the first one's place.
-      held.name = name.toLowerCase();
+      held.name = lower;
       held.canonical = true;
       held.values = [value];
     }
   }
   // Content-Length arrives here as HTTP_CONTENT_LENGTH; CONTENT_LENGTH is the length we send.
   return [...byVariable].map(([variable, { values }]) => [variable, values.join(', ')]);
+}
+
+interface HeaderName {
+  variable: string;
+  lower: string;
+  /** Only letters, digits and `-`: the spelling that wins a collision. */
+  canonical: boolean;
+  dropped: boolean;
+}
+
+/** What a header name becomes, worked out once per spelling (clients send the same few). */
+const headerNames = new Map<string, HeaderName>();
+const MAX_HEADER_NAMES = 1000;
+
+function headerName(name: string): HeaderName {
+  let known = headerNames.get(name);
+  if (known) return known;
+  const variable = headerVariableName(name);
+  known = {
+    variable,
+    lower: name.toLowerCase(),
+    canonical: /^[A-Za-z0-9-]+$/.test(name),
+    dropped: DROPPED_HEADER_VARIABLES.has(variable),
+  };
+  if (headerNames.size >= MAX_HEADER_NAMES) headerNames.clear();
+  headerNames.set(name, known);
+  return known;
 }
 
 /** `Content-Type` → CONTENT_TYPE; anything else → HTTP_ + upper-case, non-alphanumerics as `_`. */
@@ -159,16 +194,21 @@ function stripRequestUri(target: string, prefix: string | undefined): string {
 
 /** The request-target without an absolute-form's scheme and authority. */
 function originForm(target: string): string {
+  if (target.charCodeAt(0) === 0x2f /* / */) return target;
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
   if (!absolute) return target;
   return target.slice(absolute[0].length) || '/';
 }
+
+/** Characters encodePath leaves as they are: a path of only these is its own encoding. */
+const LITERAL_PATH = /^[A-Za-z0-9\-_.!~*'()$&+,;=:@/]*$/;
 
 /**
  * The normalised path as lighttpd's url-normalize writes it back into the target: unreserved
  * characters, sub-delims, `:`, `@` and `/` literal, everything else `%XX` in upper case.
  */
 function encodePath(path: string): string {
+  if (LITERAL_PATH.test(path)) return path;
   return path
     .split('/')
     .map((segment) => encodeURIComponent(segment).replace(/%(24|26|2B|2C|3B|3D|3A|40)/g, decodeURIComponent))

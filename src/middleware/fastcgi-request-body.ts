@@ -23,17 +23,23 @@ export interface BackendRequestBody {
 
 const SPOOL_IN_MEMORY = 1024 * 1024;
 
-export async function backendRequestBody(req: IncomingMessage): Promise<BackendRequestBody> {
+/**
+ * A body with a length (or none) is known at once; a chunked one is a promise, settled once
+ * it is spooled.
+ */
+export function backendRequestBody(req: IncomingMessage): BackendRequestBody | Promise<BackendRequestBody> {
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
     // Node's parser has checked it is one non-negative integer.
     const length = Number(declared);
-    return { length, body: length > 0 ? req : undefined, discard: async () => {} };
+    return length > 0 ? { length, body: req, discard: nothingToDiscard } : NO_BODY;
   }
-  if (req.headers['transfer-encoding'] === undefined)
-    return { length: 0, body: undefined, discard: async () => {} };
+  if (req.headers['transfer-encoding'] === undefined) return NO_BODY;
   return spool(req);
 }
+
+const nothingToDiscard = async () => {};
+const NO_BODY: BackendRequestBody = Object.freeze({ length: 0, body: undefined, discard: nothingToDiscard });
 
 async function spool(req: IncomingMessage): Promise<BackendRequestBody> {
   const chunks: Buffer[] = [];

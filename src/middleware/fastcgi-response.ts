@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Context } from 'koa';
-import type { FastCgiResponse } from '../fastcgi/exchange.js';
+import { type FastCgiResponse, takeEndedBody } from '../fastcgi/exchange.js';
 import { respondWithError } from '../http/error-page.js';
 import { acceptRanges, requestedRanges, sendRanges } from '../http/serve-file.js';
 import { isInternalHeader } from './response-filter.js';
@@ -65,7 +65,8 @@ async function sendBody(ctx: Context, response: FastCgiResponse): Promise<void> 
     sendNothing(ctx);
     return;
   }
-  const head = await readUpTo(response.body, BUFFER_UP_TO);
+  const ended = takeEndedBody(response.body, BUFFER_UP_TO);
+  const head = ended ? { bytes: ended, ended: true } : await readUpTo(response.body, BUFFER_UP_TO);
   if (ctx.method === 'HEAD') {
     // PHP writes no body for HEAD; the end of the (empty) body says the answer is complete.
     if (head.ended) acceptRanges(ctx);

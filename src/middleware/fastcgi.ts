@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Context, Middleware, Next } from 'koa';
 import { FastCgiError, RequestAborted } from '../fastcgi/errors.js';
 import type { FastCgiResponse } from '../fastcgi/exchange.js';
+import { ClientGone } from '../fastcgi/pool-options.js';
 import { respondWithError } from '../http/error-page.js';
 import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
 import { requestState } from '../http/request-state.js';
@@ -9,7 +10,7 @@ import { defaultLogger } from '../log.js';
 import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
 import { buildHosts, type HostBlock, type KeyTarget } from './fastcgi-hosts.js';
 import { checkFastCgiOptions, type FastCgiOptions } from './fastcgi-options.js';
-import { backendRequestBody } from './fastcgi-request-body.js';
+import { type BackendRequestBody, backendRequestBody } from './fastcgi-request-body.js';
 import { applyBackendHead, discardBody, sendBackendBody } from './fastcgi-response.js';
 import { FastCgiRoutes } from './fastcgi-route.js';
 import { findSendfileDirective, sendBackendFile } from './sendfile.js';
@@ -60,9 +61,12 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
 
   let starting: Promise<void> | undefined;
+  let started = false;
   let closing: Promise<void> | undefined;
   const ready = () => {
-    starting ??= Promise.all(backends.map((backend) => backend.start())).then(() => {});
+    starting ??= Promise.all(backends.map((backend) => backend.start())).then(() => {
+      started = true;
+    });
     return starting;
   };
   const close = () => {
@@ -109,27 +113,39 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     return next();
   };
 
+  const onStderr = (line: string) => log.error('fastcgi', `FastCGI-stderr: ${line}`);
+
   async function forward(ctx: Context, target: KeyTarget, paths: ScriptPaths): Promise<void> {
-    try {
-      await ready();
-    } catch (error) {
-      log.error('fastcgi', `backends for ${target.key} did not start: ${(error as Error).message}`);
-      return respondWithError(ctx, 503);
+    if (!started) {
+      try {
+        await ready();
+      } catch (error) {
+        log.error('fastcgi', `backends for ${target.key} did not start: ${(error as Error).message}`);
+        return respondWithError(ctx, 503);
+      }
     }
     // The client going away must cost the backend connection, before and after the headers.
-    const gone = new AbortController();
-    ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) gone.abort();
+    const gone = new ClientGone();
+    const res = ctx.res;
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
     });
 
-    const body = await backendRequestBody(ctx.req).catch((error: Error) => error);
-    if (body instanceof Error) return answerFailure(ctx, body);
+    let body = backendRequestBody(ctx.req);
+    if (!isRequestBody(body)) {
+      const spooled = await body.catch((error: Error) => error);
+      if (spooled instanceof Error) return answerFailure(ctx, spooled);
+      body = spooled;
+    }
+    const requestBody = body;
     let answer: { backend: HostBlock['backend']; response: FastCgiResponse };
     try {
       answer = await target.balancer.request((backend) => {
         const settings = target.blocks.get(backend)!.settings;
         const params = buildCgiParams(ctx, {
-          ...paths,
+          scriptName: paths.scriptName,
+          pathInfo: paths.pathInfo,
+          scriptFilename: paths.scriptFilename,
           // mod_alias gives the file its own root, and DOCUMENT_ROOT follows (lighttpd's basedir).
           documentRoot: requestState(ctx).docRoot ?? documentRoot,
           docrootOption: settings.docroot,
@@ -137,21 +153,16 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
           brokenScriptfilename: settings.brokenScriptfilename,
           serverTag,
           serverName: options.serverName,
-          contentLength: body.length,
+          contentLength: requestBody.length,
         });
-        return {
-          params: cgiParamsForWire(params),
-          body: body.body,
-          signal: gone.signal,
-          onStderr: (line) => log.error('fastcgi', `FastCGI-stderr: ${line}`),
-        };
+        return { params: cgiParamsForWire(params), body: requestBody.body, signal: gone, onStderr };
       });
     } catch (error) {
-      await body.discard();
+      await requestBody.discard();
       return answerFailure(ctx, error);
     }
     const { backend, response } = answer;
-    gone.signal.addEventListener('abort', () => response.body.destroy(), { once: true });
+    gone.addEventListener('abort', () => response.body.destroy());
     await respond(ctx, target.blocks.get(backend)!, response);
   }
 
@@ -194,6 +205,10 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   }
 
   return Object.assign(middleware, { ready, close });
+}
+
+function isRequestBody(body: BackendRequestBody | Promise<BackendRequestBody>): body is BackendRequestBody {
+  return !(body instanceof Promise);
 }
 
 function withoutTrailingSlash(path: string): string {

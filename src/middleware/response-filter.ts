@@ -22,17 +22,11 @@ export function isInternalHeader(name: string): boolean {
 
 export function stripInternalHeaders(options: StripInternalHeadersOptions = {}): Middleware {
   const tag = options.server;
-  return async function stripInternalHeadersMiddleware(ctx, next) {
-    filterHead(ctx.res, tag);
-    await next();
-  };
-}
-
-type WriteHead = ServerResponse['writeHead'];
-
-function filterHead(res: ServerResponse, tag: string | undefined): void {
-  const writeHead = res.writeHead;
-  res.writeHead = function filteredWriteHead(this: ServerResponse, ...args: unknown[]) {
+  // One function for every response; the writeHead it wraps is kept on the response, under a
+  // key of this instance's own (two instances, or one used twice, still chain).
+  const unfiltered = Symbol('writeHead before the filter');
+  type FilteredResponse = ServerResponse & { [unfiltered]?: WriteHead };
+  const filteredWriteHead = function filteredWriteHead(this: FilteredResponse, ...args: unknown[]) {
     for (const name of this.getHeaderNames()) if (isInternalHeader(name)) this.removeHeader(name);
     // Headers handed to writeHead itself skip setHeader: filter them too.
     const last = args.length - 1;
@@ -40,11 +34,34 @@ function filterHead(res: ServerResponse, tag: string | undefined): void {
       args[last] = withoutInternal(args[last]);
     if (tag) {
       // lighttpd ends the head with Date, then Server.
-      if (!this.hasHeader('Date') && this.sendDate) this.setHeader('Date', new Date().toUTCString());
+      if (!this.hasHeader('Date') && this.sendDate) this.setHeader('Date', httpDate());
       if (!this.hasHeader('Server') && !headerListHas(args[last], 'server')) this.setHeader('Server', tag);
     }
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    return (this[unfiltered] as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as WriteHead;
+  return function stripInternalHeadersMiddleware(ctx, next) {
+    const res = ctx.res as FilteredResponse;
+    if (res[unfiltered] === undefined) {
+      res[unfiltered] = res.writeHead;
+      res.writeHead = filteredWriteHead;
+    }
+    return next();
+  };
+}
+
+type WriteHead = ServerResponse['writeHead'];
+
+let dateSecond = -1;
+let dateText = '';
+
+/** The Date header's text, made once a second (Node caches its own the same way). */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 function withoutInternal(headers: unknown): unknown {

@@ -35,12 +35,20 @@ export function secdownload(options: SecdownloadOptions): Middleware {
   const confinement = new RootConfinement(config.documentRoot);
   const { uriPrefix, timeout, pathSegments, hashQuerystr, log } = config;
 
-  return async function secdownloadMiddleware(ctx: Context, next: Next) {
+  // Not async: a request that is no link passes on without a promise of its own.
+  return function secdownloadMiddleware(ctx: Context, next: Next) {
     const state = requestState(ctx);
     if (!state.path.startsWith(uriPrefix)) return next();
     const link = parseSecdownloadLink(state.path, uriPrefix.length, signer.macLength);
     if (!link) return next();
+    return answerLink(ctx, state, link);
+  };
 
+  async function answerLink(
+    ctx: Context,
+    state: RequestState,
+    link: NonNullable<ReturnType<typeof parseSecdownloadLink>>,
+  ): Promise<void> {
     const now = Math.floor(config.now() / 1000);
     if (Math.abs(now - link.timestamp) > timeout) {
       log.info(LOG_SOURCE, `link expired (410): ${state.path}`);
@@ -53,7 +61,7 @@ export function secdownload(options: SecdownloadOptions): Middleware {
       return respondWithError(ctx, 403);
     }
     return sendProtectedFile(ctx, state, link.relPath, config, confinement);
-  };
+  }
 }
 
 /** documentRoot + rel-path, answered as lighttpd's physical step and mod_staticfile would. */

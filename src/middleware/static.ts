@@ -60,18 +60,50 @@ const RESOLVED = Symbol.for('koa-lighty.request-file');
  * the request state's `docRoot` and `physical`.
  */
 export function resolveRequestFile(ctx: Context, options: RequestFileOptions): Promise<RequestFile> {
-  const docRoot = documentRootPath(options.documentRoot);
-  const held = (ctx.state as Record<symbol, Map<string, Promise<RequestFile>> | undefined>)[RESOLVED];
-  const cache = held ?? new Map<string, Promise<RequestFile>>();
-  if (!held) (ctx.state as Record<symbol, typeof cache>)[RESOLVED] = cache;
+  const { docRoot, key } = resolvedOptions(options);
+  const state = ctx.state as Record<symbol, ResolvedFiles | undefined>;
+  const held = state[RESOLVED];
   // Stages asking with the same options share one answer; different options get their own.
-  const key = [docRoot, options.followSymlink !== false, ...(options.indexFiles ?? [])].join('\0');
-  let found = cache.get(key);
-  if (!found) {
-    found = findRequestFile(ctx, docRoot, options);
-    cache.set(key, found);
+  if (held) {
+    if (held.key === key) return held.found;
+    const other = held.others?.get(key);
+    if (other) return other;
+  }
+  const found = findRequestFile(ctx, docRoot, options);
+  if (!held) state[RESOLVED] = { key, found, others: undefined };
+  else {
+    held.others ??= new Map();
+    held.others.set(key, found);
   }
   return found;
+}
+
+/** The first answer of a request, and (rarely) those for other options. */
+interface ResolvedFiles {
+  key: string;
+  found: Promise<RequestFile>;
+  others: Map<string, Promise<RequestFile>> | undefined;
+}
+
+/** Options objects are made once per stage: their root and key are worked out once too. */
+const optionKeys = new WeakMap<RequestFileOptions, { docRoot: string; key: string; from: unknown[] }>();
+
+function resolvedOptions(options: RequestFileOptions): { docRoot: string; key: string } {
+  const held = optionKeys.get(options);
+  // A caller may change its options object between requests: recompute when it did.
+  if (
+    held &&
+    held.from[0] === options.documentRoot &&
+    held.from[1] === options.followSymlink &&
+    held.from[2] === options.indexFiles
+  )
+    return held;
+  const docRoot = documentRootPath(options.documentRoot);
+  const key = [docRoot, options.followSymlink !== false, ...(options.indexFiles ?? [])].join('\0');
+  const made = { docRoot, key, from: [options.documentRoot, options.followSymlink, options.indexFiles] };
+  // A relative root depends on the working directory, which may change: not kept.
+  if (options.documentRoot.startsWith('/')) optionKeys.set(options, made);
+  return made;
 }
 
 async function findRequestFile(
