@@ -1,4 +1,5 @@
-import { open } from 'lmdb';
+import { createRequire } from 'node:module';
+import type { open as openLmdb } from 'lmdb';
 import { decodeTime, encodeTime } from './time-value.js';
 import type { TriggerStore } from './types.js';
 
@@ -22,7 +23,16 @@ export interface FileStore extends TriggerStore {
  * did not. Key = identity (no namespace, as with gdbm); value = the 8-byte time.
  * Freshness 'by-age', like gdbm: timeout 0 allows the same second only.
  */
+/**
+ * lmdb is loaded by the first fileStore(), not at start: with its buffers it costs ~28 MiB of
+ * RSS, which a server without a file store should not pay.
+ */
+function lmdbOpen(): typeof openLmdb {
+  return (createRequire(import.meta.url)('lmdb') as { open: typeof openLmdb }).open;
+}
+
 export function fileStore(path: string, options: FileStoreOptions = {}): FileStore {
+  const open = lmdbOpen();
   const now = options.now ?? Date.now;
   // lmdb treats a path with an extension as a file (plus `<path>-lock`), else as a directory.
   const db = open<Buffer, string>({ path, encoding: 'binary', compression: false });
