@@ -5,9 +5,9 @@
  * loopback source address (127.0.0.2, …): identity is the peer address, not a header.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import test from 'ava';
+import { type Answer, httpGet } from './helpers/http.js';
 import { PACKAGE_ROOT, type RunningKoaLighty, startKoaLighty } from './helpers/koa-lighty.js';
 
 const DEMO = join(PACKAGE_ROOT, 'fixtures', 'demo');
@@ -19,48 +19,6 @@ test.before(async () => {
 test.after.always(async () => {
   await demo?.stop();
 });
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  /** Header names as sent, to look for leaks. */
-  rawNames: string[];
-  body: Buffer;
-}
-
-/** GET from a chosen loopback source address (the visitor's identity). */
-function get(
-  path: string,
-  options: { from?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: demo!.port,
-        path,
-        headers: options.headers,
-        localAddress: options.from ?? '127.0.0.1',
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode!,
-            headers: res.headers,
-            rawNames: res.rawHeaders.filter((_, i) => i % 2 === 0),
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const protectedFile = (name: string) => readFileSync(join(DEMO, 'protected', name));
 const wwwFile = (name: string) => readFileSync(join(DEMO, 'www', name));
@@ -167,3 +125,11 @@ test('gallery images: shown on the site and without a referer, 403 when hotlinke
   );
   t.is((await get('/gallery/sea.png/x', { headers: { Referer: 'http://elsewhere.example/' } })).status, 403);
 });
+
+/** GET from a chosen loopback source address (the visitor's identity). */
+function get(
+  path: string,
+  options: { from?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  return httpGet(demo!.port, path, options);
+}

@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
+import { type Answer, httpGet } from './helpers/http.js';
 import { PACKAGE_ROOT, startKoaLighty } from './helpers/koa-lighty.js';
 
 const E2E2 = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e2');
@@ -20,34 +20,6 @@ test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const fixture = (...parts: string[]) => readFileSync(join(E2E2, ...parts));
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/** GET over TCP to 127.0.0.1:port, or over a unix socket. */
-function get(
-  where: { port: number } | { socketPath: string },
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const target =
-      'port' in where ? { host: '127.0.0.1', port: where.port } : { socketPath: where.socketPath };
-    const req = request({ ...target, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** The lines of a file once it has at least `count` (log writes are asynchronous), within 3 s. */
 async function linesOf(file: string, count: number): Promise<string[]> {
@@ -193,3 +165,11 @@ test('npm start -- --version prints the version', async (t) => {
   t.is(result.code, 0, result.stderr);
   t.regex(result.stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`, 'm'), result.stdout);
 });
+
+function get(
+  where: { port: number } | { socketPath: string },
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  return httpGet(where, path, { headers });
+}

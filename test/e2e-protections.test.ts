@@ -8,12 +8,11 @@
  * A "visitor" is a loopback source address (127.0.0.x): the identity is the peer address.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { rawRequest } from './helpers/http.js';
+import { type Answer, httpGet, rawRequest } from './helpers/http.js';
 import { PACKAGE_ROOT, runCli, startKoaLighty } from './helpers/koa-lighty.js';
 import { type RunningMemcached, startMemcached } from './helpers/memcached.js';
 
@@ -36,42 +35,6 @@ function writeConf(text: string): string {
 /** A temp dir for one server's php-cgi socket. */
 function sockdir(): string {
   return mkdtempSync(join(dir, 'sock-'));
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/** GET as a browser would, from a chosen loopback address (the visitor's identity). */
-function get(
-  port: number,
-  path: string,
-  options: { from?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        headers: options.headers,
-        localAddress: options.from ?? '127.0.0.1',
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Polls (for output that is still in the pipe) up to 2 s. */
@@ -382,3 +345,5 @@ test('trigger: gdbm-filename and memcache-hosts together are refused by koa-ligh
   t.regex(r.stderr, /gdbm-filename/);
   t.regex(r.stderr, /memcache-hosts/);
 });
+
+const get = httpGet;

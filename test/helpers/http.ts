@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import type Koa from 'koa';
@@ -96,4 +97,46 @@ function dechunk(data: Buffer): Buffer {
     at = eol + 2 + size + 2;
   }
   return Buffer.concat(out);
+}
+
+export interface Answer {
+  status: number;
+  headers: import('node:http').IncomingHttpHeaders;
+  /** Header names as sent, to look for leaks whatever their case. */
+  rawNames: string[];
+  body: Buffer;
+}
+
+/**
+ * A GET on a fresh connection, to 127.0.0.1:port or a unix socket, optionally from a chosen
+ * loopback source address (the visitor's identity for trigger-before-download).
+ */
+export function httpGet(
+  where: number | { port: number } | { socketPath: string },
+  path: string,
+  options: { from?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const target =
+    typeof where === 'number'
+      ? { host: '127.0.0.1', port: where, localAddress: options.from ?? '127.0.0.1' }
+      : 'port' in where
+        ? { host: '127.0.0.1', port: where.port, localAddress: options.from ?? '127.0.0.1' }
+        : { socketPath: where.socketPath };
+  return new Promise((resolve, reject) => {
+    const req = request({ ...target, path, headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          rawNames: res.rawHeaders.filter((_, i) => i % 2 === 0),
+          body: Buffer.concat(chunks),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
