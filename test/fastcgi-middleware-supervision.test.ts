@@ -6,10 +6,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import Koa from 'koa';
 import { memoryLogger } from '../src/log.js';
-import { fastcgi } from '../src/middleware/fastcgi.js';
+import { type FastCgiHost, fastcgi } from '../src/middleware/fastcgi.js';
 import { serve } from './helpers/http.js';
 import { PHP_FIXTURES } from './helpers/php-cgi.js';
 
@@ -36,14 +36,15 @@ function phpCgiLeaders(socket: string): number[] {
   return pids;
 }
 
-test('php-cgi killed during a request: that request gets 502, the next ones succeed after the respawn', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-supervision-'));
+/** fastcgi() spawning php-cgi on a socket in a temp dir, in a Koa app on a free port. */
+async function spawnedSite(t: ExecutionContext, prefix: string, host: Partial<FastCgiHost> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'php.sock');
   const log = memoryLogger();
   const php = fastcgi({
     documentRoot: PHP_FIXTURES,
-    backends: [{ key: '.php', hosts: [{ binPath: 'php-cgi', socket, maxProcs: 1, phpFcgiChildren: 2 }] }],
+    backends: [{ key: '.php', hosts: [{ binPath: 'php-cgi', socket, maxProcs: 1, ...host }] }],
     log,
   });
   await php.ready();
@@ -53,6 +54,11 @@ test('php-cgi killed during a request: that request gets 502, the next ones succ
   app.use(php);
   const server = await serve(app);
   t.teardown(() => server.close());
+  return { socket, log, server };
+}
+
+test('php-cgi killed during a request: that request gets 502, the next ones succeed after the respawn', async (t) => {
+  const { socket, server } = await spawnedSite(t, 'koa-lighty-supervision-', { phpFcgiChildren: 2 });
 
   const [leader] = phpCgiLeaders(`${socket}-0`);
   t.truthy(leader, 'the supervisor spawned php-cgi on socket-0');
@@ -82,21 +88,7 @@ test('php-cgi killed during a request: that request gets 502, the next ones succ
 });
 
 test("both of PHP's stderr reach the error log: error_log() (FCGI_STDERR) and php://stderr (the process's own)", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-stderr-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const log = memoryLogger();
-  const php = fastcgi({
-    documentRoot: PHP_FIXTURES,
-    backends: [{ key: '.php', hosts: [{ binPath: 'php-cgi', socket: join(dir, 'php.sock'), maxProcs: 1 }] }],
-    log,
-  });
-  await php.ready();
-  t.teardown(() => php.close());
-  const app = new Koa();
-  app.silent = true;
-  app.use(php);
-  const server = await serve(app);
-  t.teardown(() => server.close());
+  const { log, server } = await spawnedSite(t, 'koa-lighty-stderr-');
   const res = await fetch(`${server.url}/fcgi-stderr.php`);
   t.is(await res.text(), 'ok');
   const deadline = Date.now() + 3000;
