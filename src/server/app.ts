@@ -46,6 +46,8 @@ import { accessLog } from './access-log.js';
 import { requestFacts } from './facts.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
+
 export interface LoadedConfig {
   file: string;
   config: Config;
@@ -135,6 +137,13 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
 
   const app = new Koa();
   app.silent = true;
+  // Errors after the response started (a file that shrank while being sent, a backend cut
+  // mid-body) reach Koa's 'error' event, not lighttpdErrors: log them, but not the everyday
+  // client that closed its connection early.
+  app.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code && CLIENT_GONE.has(error.code)) return;
+    log.error('server', error.message);
+  });
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
   if (server.accessLog && server.modules.includes('mod_accesslog')) app.use(accessLog(server.accessLog));
