@@ -21,17 +21,26 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-export interface BackendOptions {
+/** Where a backend listens, and how to start it when we spawn it: lighttpd's host options. */
+export interface BackendAddressOptions {
+  /** For logs (lighttpd's optional host label). */
   label?: string;
+  /** IP literal; a value starting with `/` is a unix socket. Default 127.0.0.1 with binPath. */
   host?: string;
+  /** TCP port; processes spawned from binPath listen on port, port+1, … */
   port?: number;
+  /** Unix socket; processes spawned from binPath listen on socket-0, socket-1, … */
   socket?: string;
-  /** Spawn php-cgi (lighttpd's bin-path); its address comes from host/port or socket. */
+  /** Spawn this command (`/usr/bin/php-cgi`, lighttpd's bin-path), unless something already listens on the address. */
   binPath?: string;
   binEnvironment?: Record<string, string>;
+  /** When given, only these variables of our environment reach the spawned process. */
   binCopyEnvironment?: string[];
   /** Processes to spawn (lighttpd's max-procs, default 4 as there), each with PHP_FCGI_CHILDREN workers. */
   maxProcs?: number;
+}
+
+export interface BackendOptions extends BackendAddressOptions {
   /** PHP_FCGI_MAX_REQUESTS for spawned processes. */
   maxRequests?: number;
   /** Pool settings (timeouts in ms); maxConns defaults to PHP_FCGI_CHILDREN for spawned processes. */

@@ -1,3 +1,4 @@
+import type { BackendAddressOptions } from '../backends/backend.js';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { MimeAssign, MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
@@ -48,22 +49,8 @@ export interface FastCgiKey {
   hosts: FastCgiHost[];
 }
 
-export interface FastCgiHost {
-  /** For logs (lighttpd's optional host label). */
-  label?: string;
-  /** IP literal; a value starting with `/` is a unix socket. Default 127.0.0.1 with binPath. */
-  host?: string;
-  /** TCP port; processes spawned from binPath listen on port, port+1, … */
-  port?: number;
-  /** Unix socket; processes spawned from binPath listen on socket-0, socket-1, … */
-  socket?: string;
-  /** Spawn this command (`/usr/bin/php-cgi`), unless something already listens on the address. */
-  binPath?: string;
-  binEnvironment?: Record<string, string>;
-  /** When given, only these variables of our environment reach the spawned process. */
-  binCopyEnvironment?: string[];
-  /** Processes spawned from binPath (lighttpd's max-procs, default 4). */
-  maxProcs?: number;
+/** One host block of fastcgi.server: where the backend is (and how to spawn it), and how to talk to it. */
+export interface FastCgiHost extends BackendAddressOptions {
   /** PHP_FCGI_CHILDREN for spawned processes (default: binEnvironment's, else 1, as lighttpd). */
   phpFcgiChildren?: number;
   /** PHP_FCGI_MAX_REQUESTS for spawned processes. */
