@@ -11,7 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { probe, runUploads, runWrk, UPLOAD_BYTES, workloads } from './lib/load.js';
-import { installCleanup, onInterrupt, sampleRss, stopAll } from './lib/proc.js';
+import { installCleanup, onInterrupt, type RssPeak, sampleRss, stopAll } from './lib/proc.js';
 import { loadAverage, machineInfo, type Results, renderMarkdown, renderSvg } from './lib/report.js';
 import { ALL_SERVERS, type RunningServer, startServer } from './lib/servers.js';
 import { BENCH_DIR, createSite, startPhp } from './lib/site.js';
@@ -112,19 +112,23 @@ async function main(): Promise<void> {
             }
             const url = `http://127.0.0.1:${server.port}${w.path(spec.kind)}`;
             const rss = sampleRss(server.pid);
+            /** One round's sample of this cell, and everything measured in the raw log. */
+            const record = (rate: number, r: { p99Ms: number; errors: number }, peak: RssPeak) => {
+              cell.samples.push({
+                rate,
+                p99Ms: r.p99Ms,
+                errors: r.errors,
+                rssMiB: peak.totalMiB,
+                rssLargestMiB: peak.largestMiB,
+              });
+              raw.push({ round, server: spec.id, workload: w.id, ...r, rss: peak });
+            };
             try {
               if (w.driver === 'wrk') {
                 await runWrk(url, { ...settings, seconds: settings.warmup });
                 const r = await runWrk(url, settings);
                 const peak = rss.stop();
-                cell.samples.push({
-                  rate: r.rps,
-                  p99Ms: r.p99Ms,
-                  errors: r.errors,
-                  rssMiB: peak.totalMiB,
-                  rssLargestMiB: peak.largestMiB,
-                });
-                raw.push({ round, server: spec.id, workload: w.id, ...r, rss: peak });
+                record(r.rps, r, peak);
                 log(
                   `  ${w.id}: ${Math.round(r.rps)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ` +
                     `${r.errors} errors, peak RSS ${peak.totalMiB.toFixed(1)} MiB`,
@@ -137,14 +141,7 @@ async function main(): Promise<void> {
                 });
                 const peak = rss.stop();
                 if (r.uploads === 0) throw new Error(`every upload failed: ${r.firstError}`);
-                cell.samples.push({
-                  rate: r.mibPerSec,
-                  p99Ms: r.p99Ms,
-                  errors: r.errors,
-                  rssMiB: peak.totalMiB,
-                  rssLargestMiB: peak.largestMiB,
-                });
-                raw.push({ round, server: spec.id, workload: w.id, ...r, rss: peak });
+                record(r.mibPerSec, r, peak);
                 log(
                   `  ${w.id}: ${r.mibPerSec.toFixed(0)} MiB/s, ${r.secondsEach.toFixed(2)} s each, ` +
                     `${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}, peak RSS ${peak.totalMiB.toFixed(1)} MiB`,

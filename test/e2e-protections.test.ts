@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { type Answer, httpGet, rawRequest } from './helpers/http.js';
 import { PACKAGE_ROOT, runCli, startKoaLighty } from './helpers/koa-lighty.js';
 import { type RunningMemcached, startMemcached } from './helpers/memcached.js';
@@ -26,6 +26,15 @@ const CANARY = 'CANARY-e2e2';
 
 let confCount = 0;
 /** Writes a config under the test's temp dir and returns its path. */
+/** `koa-lighty -t` refuses the file: non-zero, no "Syntax OK", the file and a line matching `line` named, and each of `mentions`. */
+async function refusedByCheck(t: ExecutionContext, file: string, line: string, mentions: RegExp[]) {
+  const r = await runCli(['-t', '-f', file]);
+  t.not(r.code, 0, r.stdout);
+  t.notRegex(r.stdout, /Syntax OK/);
+  t.regex(r.stderr, new RegExp(`${escapeRegex(file)}:${line}\\b`), r.stderr);
+  for (const mention of mentions) t.regex(r.stderr, mention);
+}
+
 function writeConf(text: string): string {
   const path = join(dir, `c${++confCount}.conf`);
   writeFileSync(path, text);
@@ -164,11 +173,7 @@ test('secdownload: a uri-prefix without a secret is refused by koa-lighty -t, na
       '',
     ].join('\n'),
   );
-  const r = await runCli(['-t', '-f', file]);
-  t.not(r.code, 0, r.stdout);
-  t.notRegex(r.stdout, /Syntax OK/);
-  t.regex(r.stderr, new RegExp(`${escapeRegex(file)}:4\\b`), r.stderr);
-  t.regex(r.stderr, /secdownload\.secret/);
+  await refusedByCheck(t, file, '4', [/secdownload\.secret/]);
 });
 
 // ---------------------------------------------------------------- trigger-before-download
@@ -338,12 +343,7 @@ test('trigger: gdbm-filename and memcache-hosts together are refused by koa-ligh
       '',
     ].join('\n'),
   );
-  const r = await runCli(['-t', '-f', file]);
-  t.not(r.code, 0, r.stdout);
-  t.notRegex(r.stdout, /Syntax OK/);
-  t.regex(r.stderr, new RegExp(`${escapeRegex(file)}:[3-5]\\b`), r.stderr);
-  t.regex(r.stderr, /gdbm-filename/);
-  t.regex(r.stderr, /memcache-hosts/);
+  await refusedByCheck(t, file, '[3-5]', [/gdbm-filename/, /memcache-hosts/]);
 });
 
 const get = httpGet;

@@ -36,6 +36,19 @@ export interface PhpSiteOptions {
   middleware?: Partial<FastCgiOptions>;
 }
 
+/** fastcgi() with these options, ready, in a Koa app on a free port; all closed in teardown. */
+export async function fastcgiApp(t: ExecutionContext, options: FastCgiOptions) {
+  const mw = fastcgi(options);
+  await mw.ready();
+  t.teardown(() => mw.close());
+  const app = new Koa();
+  app.silent = true;
+  app.use(mw);
+  const server = await serve(app);
+  t.teardown(() => server.close());
+  return { mw, server };
+}
+
 /** php-cgi + fastcgi() + Koa, on free ports; everything stops in teardown. */
 export async function phpSite(t: ExecutionContext, options: PhpSiteOptions = {}): Promise<PhpSite> {
   const php = await startPhpCgi({ children: options.children ?? 2, maxRequests: options.maxRequests });

@@ -1,10 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import Koa from 'koa';
 import { memoryLogger } from '../src/log.js';
-import { fastcgi } from '../src/middleware/fastcgi.js';
-import { nodeFastCgiApp, PHP_FIXTURES, phpSite } from './fastcgi-middleware-app.js';
-import { type RawResponse, rawRequest, serve } from './helpers/http.js';
+import { fastcgiApp, nodeFastCgiApp, PHP_FIXTURES, phpSite } from './fastcgi-middleware-app.js';
+import { type RawResponse, rawRequest } from './helpers/http.js';
 import { startPhpCgi } from './helpers/php-cgi.js';
 
 /** Send-file from real php-cgi scripts through fastcgi() (issue 4, spec 3.7). */
@@ -167,7 +165,7 @@ test('the flag is per backend: php-cgi with it, a node-fastcgi app without it, i
     res.end('node app body');
   });
   const log = memoryLogger();
-  const mw = fastcgi({
+  const { server } = await fastcgiApp(t, {
     documentRoot: PHP_FIXTURES,
     log,
     backends: [
@@ -175,12 +173,6 @@ test('the flag is per backend: php-cgi with it, a node-fastcgi app without it, i
       { key: '.njs', hosts: [{ ...node, checkLocal: false }] },
     ],
   });
-  await mw.ready();
-  t.teardown(() => mw.close());
-  const app = new Koa();
-  app.use(mw);
-  const server = await serve(app);
-  t.teardown(() => server.close());
 
   const fromPhp = await sendfile(server.port, { v: `${DOCROOT}/a.txt` });
   t.is(fromPhp.body.toString(), A_TXT);
@@ -200,17 +192,11 @@ test('a backend answer without Content-Type is sent without one (Koa would call 
     res.removeHeader('Content-Type');
     res.end('untyped');
   });
-  const mw = fastcgi({
+  const { server } = await fastcgiApp(t, {
     documentRoot: PHP_FIXTURES,
     log: memoryLogger(),
     backends: [{ key: '.njs', hosts: [{ ...node, checkLocal: false }] }],
   });
-  await mw.ready();
-  t.teardown(() => mw.close());
-  const app = new Koa();
-  app.use(mw);
-  const server = await serve(app);
-  t.teardown(() => server.close());
   const res = await rawRequest(server.port, '/run.njs');
   t.is(res.status, 200);
   t.is(res.body.toString(), 'untyped');

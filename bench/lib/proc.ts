@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 
 /** Every process the benchmark started and has not stopped yet: stopped on exit or Ctrl-C. */
 const running = new Set<Started>();
@@ -99,17 +99,7 @@ export function installCleanup(): void {
   });
 }
 
-/** A port nobody listens on right now (the kernel picks it; the server binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/helpers/ports.js';
 
 /** Resolves once 127.0.0.1:port accepts a connection; rejects if the process exits first. */
 export async function waitForPort(port: number, proc: Started, timeoutMs = 15000): Promise<void> {

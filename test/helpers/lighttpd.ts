@@ -1,14 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type Koa from 'koa';
 import { type RawResponse, rawExchange, rawRequest, type Served, serve } from './http.js';
-import { acceptsConnections } from './ports.js';
+import { acceptsConnections, freePort } from './ports.js';
 
 /**
  * The oracle: Debian's lighttpd 1.4.69, started by a test with a config it writes, on a free
@@ -74,18 +73,6 @@ export async function startLighttpd(
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** A port nobody listens on right now (the kernel picks it; lighttpd binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
