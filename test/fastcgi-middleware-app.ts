@@ -55,19 +55,12 @@ export async function phpSite(t: ExecutionContext, options: PhpSiteOptions = {})
   t.teardown(() => php.stop());
   const address = php.address as { host: string; port: number };
   const log = memoryLogger();
-  const mw = fastcgi({
+  const { mw, server } = await fastcgiApp(t, {
     documentRoot: PHP_FIXTURES,
     backends: [{ key: '.php', hosts: [{ host: address.host, port: address.port, ...options.host }] }],
     log,
     ...options.middleware,
   });
-  await mw.ready();
-  t.teardown(() => mw.close());
-  const app = new Koa();
-  app.silent = true;
-  app.use(mw);
-  const server = await serve(app);
-  t.teardown(() => server.close());
   return { port: server.port, url: server.url, php, mw, log };
 }
 

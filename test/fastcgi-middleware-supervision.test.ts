@@ -7,10 +7,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import Koa from 'koa';
 import { memoryLogger } from '../src/log.js';
-import { type FastCgiHost, fastcgi } from '../src/middleware/fastcgi.js';
-import { serve } from './helpers/http.js';
+import type { FastCgiHost } from '../src/middleware/fastcgi.js';
+import { fastcgiApp } from './fastcgi-middleware-app.js';
 import { PHP_FIXTURES } from './helpers/php-cgi.js';
 
 /** Pids of the php-cgi processes listening on `socket` (ours: the socket is in our temp dir). */
@@ -42,18 +41,11 @@ async function spawnedSite(t: ExecutionContext, prefix: string, host: Partial<Fa
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'php.sock');
   const log = memoryLogger();
-  const php = fastcgi({
+  const { server } = await fastcgiApp(t, {
     documentRoot: PHP_FIXTURES,
     backends: [{ key: '.php', hosts: [{ binPath: 'php-cgi', socket, maxProcs: 1, ...host }] }],
     log,
   });
-  await php.ready();
-  t.teardown(() => php.close());
-  const app = new Koa();
-  app.silent = true;
-  app.use(php);
-  const server = await serve(app);
-  t.teardown(() => server.close());
   return { socket, log, server };
 }
 
