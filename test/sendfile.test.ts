@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,28 @@ test('a symlink inside the docroot pointing outside it is 403; one pointing insi
   const inside = await send(`${DOCROOT}/link-in.txt`);
   t.is(inside.status, 200);
   t.is(inside.body.toString(), A_TXT);
+});
+
+test('a link swapped to point outside within the realpath cache second never hands out the outside file', async (t) => {
+  // Resolved paths are cached a second (src/http/real-path.ts); what is served is the path
+  // resolved and checked then, so a swap can make an answer stale but never unsafe.
+  const dir = join(tmpdir(), `koa-lighty-swap-${process.pid}`);
+  mkdirSync(join(dir, 'root'), { recursive: true });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'root', 'inside.txt'), 'inside\n');
+  writeFileSync(join(dir, 'outside.txt'), 'TOP SECRET\n');
+  symlinkSync(join(dir, 'root', 'inside.txt'), join(dir, 'root', 'link.txt'));
+  const { send } = await backendPlayer(t, [`${dir}/root/`]);
+  const before = await send(`${dir}/root/link.txt`);
+  t.is(before.body.toString(), 'inside\n');
+  symlinkSync(join(dir, 'outside.txt'), join(dir, 'root', 'link.new'));
+  renameSync(join(dir, 'root', 'link.new'), join(dir, 'root', 'link.txt'));
+  const soon = await send(`${dir}/root/link.txt`);
+  t.false(soon.body.toString().includes('TOP SECRET'));
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const later = await send(`${dir}/root/link.txt`);
+  t.is(later.status, 403);
+  t.false(later.body.toString().includes('TOP SECRET'));
 });
 
 test('relative path 403, directory 403, invalid UTF-8 502, a space encoded or not', async (t) => {

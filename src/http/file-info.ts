@@ -1,4 +1,5 @@
 import { type BigIntStats, promises as fs } from 'node:fs';
+import { forgetRealPaths } from './real-path.js';
 
 /**
  * What the server knows about a file: lighttpd's stat cache. Entries are trusted for one
@@ -109,8 +110,9 @@ export function lighttpdEtag(ino: bigint, size: bigint, mtimeSec: bigint, mtimeN
   return `"${h}"`;
 }
 
-/** Forget what is known about a path (tests that rewrite files use it). */
+/** Forget what is known about a path, and every resolved symlink (tests that rewrite files use it). */
 export function forgetFile(path?: string): void {
   if (path === undefined) cache.clear();
   else cache.delete(path);
+  forgetRealPaths();
 }

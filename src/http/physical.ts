@@ -1,5 +1,5 @@
-import { realpath } from 'node:fs/promises';
 import { FileError, type FileInfo, fileInfo } from './file-info.js';
+import { realPath } from './real-path.js';
 import { normaliseTarget } from './request-path.js';
 
 /**
@@ -76,7 +76,7 @@ async function fileBeforePathInfo(docRoot: string, uriPath: string): Promise<Phy
 
 async function throughSymlink(docRoot: string, path: string): Promise<boolean> {
   try {
-    const [root, real] = await Promise.all([realpath(docRoot), realpath(path)]);
+    const [root, real] = await Promise.all([realPath(docRoot), realPath(path)]);
     // realpath drops a trailing slash (`/dir/` → `/dir`); the root itself has nothing after it.
     const rest = path.slice(docRoot.length).replace(/\/+$/, '');
     return real !== root + rest;

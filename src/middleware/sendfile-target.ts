@@ -1,8 +1,8 @@
-import { realpath } from 'node:fs/promises';
 import type { Context } from 'koa';
 import { respondWithError } from '../http/error-page.js';
 import { FileError, type FileInfo, fileInfo } from '../http/file-info.js';
 import type { MimeTypes } from '../http/mime.js';
+import { realPath } from '../http/real-path.js';
 import { decodePath, simplifyPath } from '../http/request-path.js';
 import type { Logger } from '../log.js';
 
@@ -60,7 +60,7 @@ export async function resolveSendfilePath(
   let target = path;
   if (docroots.length > 0) {
     try {
-      target = await realpath(path);
+      target = await realPath(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       return { status: new FileError(code, path).status, reason: `${path}: ${code}` };
@@ -104,18 +104,12 @@ function underRoot(path: string, root: string, caseless = false): boolean {
   return caseless ? path.toLowerCase().startsWith(root.toLowerCase()) : path.startsWith(root);
 }
 
-/** The docroot entry with its symlinks resolved (cached a second, like file metadata); '' if it is missing. */
-const realRootCache = new Map<string, { at: number; real: Promise<string> }>();
-
-function realDocroot(root: string): Promise<string> {
-  const now = Date.now();
-  const held = realRootCache.get(root);
-  if (held && now - held.at < 1000) return held.real;
-  const real = realpath(root).then(
-    (resolved) => (resolved.endsWith('/') ? resolved : `${resolved}/`),
-    () => '',
-  );
-  if (realRootCache.size > 1000) realRootCache.clear();
-  realRootCache.set(root, { at: now, real });
-  return real;
+/** The docroot entry with its symlinks resolved, ending in `/`; '' if it is missing. */
+async function realDocroot(root: string): Promise<string> {
+  try {
+    const resolved = await realPath(root);
+    return resolved.endsWith('/') ? resolved : `${resolved}/`;
+  } catch {
+    return '';
+  }
 }
