@@ -6,6 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { noteBodyBytes } from '../http/body-garbage.js';
 import { CgiHeaderAccumulator } from './cgi-headers.js';
 import {
   ClosedBeforeHeaders,
@@ -235,6 +236,7 @@ export class FastCgiExchange {
   private pushBody(chunk: Buffer): void {
     const body = this.body!;
     if (body.destroyed) return;
+    noteBodyBytes(chunk.length);
     if (!body.push(chunk) && !this.consumerPaused) {
       // The reader is slower than the backend: stop reading the socket, which stops PHP.
       this.consumerPaused = true;

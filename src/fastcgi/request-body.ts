@@ -6,7 +6,7 @@
  * longer replayable: a retry would need bytes that are gone.
  */
 import type { Readable } from 'node:stream';
-import { noteUploadedBytes } from '../http/upload-garbage.js';
+import { noteBodyBytes } from '../http/body-garbage.js';
 import { RequestBodyFailed } from './errors.js';
 
 export interface BodySink {
@@ -67,7 +67,7 @@ export class RequestBody {
     const onData = (chunk: Buffer | string) => {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       this.remember(buf);
-      noteUploadedBytes(buf.length);
+      noteBodyBytes(buf.length);
       if (!sink.write(buf)) {
         source.pause();
         sink.onDrain(() => source.resume());

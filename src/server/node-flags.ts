@@ -6,12 +6,11 @@
  * --max-semi-space-size=8: Node's young generation grows to 2 × 16 MiB under load and keeps
  * it; per-request garbage dies young either way, so 2 × 8 MiB costs no measurable rate
  * (hello.php, 4 alternating runs each: 10.6 k vs 10.4 k req/s, within the noise) and takes
- * 15 MiB off the peak RSS of every workload (132 → 117 MiB under hello.php), the margin that
- * keeps a process under 150 MiB when 100 MiB uploads follow (bench/README.md, Memory).
- * V8 reads it only at start-up: v8.setFlagsFromString() later has no effect.
+ * 15 MiB off the peak RSS of every workload (132 → 117 MiB under hello.php). V8 reads it only
+ * at start-up: v8.setFlagsFromString() later has no effect.
  *
- * --expose-gc: uploads ask for a minor GC every few MiB of request body, which frees the
- * body chunks Node's HTTP parser copied (src/http/upload-garbage.ts).
+ * --expose-gc: large bodies (uploads, long PHP output) ask for a minor GC every 8 MiB, which
+ * frees the buffers their socket reads made (src/http/body-garbage.ts).
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--expose-gc'];
 
