@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --expose-gc
+#!/usr/bin/env -S node --expose-gc
 // The command users type. It runs the compiled code in dist/ (built by `npm run build`,
 // which `npm start` and `npm test` do first). The shebang carries the V8 flags of
 // src/server/node-flags.ts (a test keeps them equal); `node bin/koa-lighty.js` runs without.
