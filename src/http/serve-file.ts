@@ -71,7 +71,8 @@ async function sendWholeFile(ctx: Context, file: FileInfo): Promise<void> {
     ctx.length = file.size;
     return;
   }
-  const small = await smallFileContent(file);
+  // Cached bytes without a promise: the common case of a small file asked for again.
+  const small = file.content ?? (await smallFileContent(file));
   if (small) {
     ctx.body = small;
     return;

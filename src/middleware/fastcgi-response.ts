@@ -105,12 +105,14 @@ function sendNothing(ctx: Context): void {
  * freed when PHP next writes).
  */
 export function discardBody(body: Readable, limit: number): void {
+  body.on('error', () => {}); // a failure here concerns nobody: the client gets something else
+  // Already complete (every small answer): taken in one read, no listeners, no flowing mode.
+  if (takeEndedBody(body, limit)) return;
   let seen = 0;
   body.on('data', (chunk: Buffer) => {
     seen += chunk.length;
     if (seen > limit) body.destroy();
   });
-  body.on('error', () => {}); // a failure here concerns nobody: the client gets something else
 }
 
 async function readUpTo(body: Readable, limit: number): Promise<{ bytes: Buffer; ended: boolean }> {

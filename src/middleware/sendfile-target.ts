@@ -65,8 +65,15 @@ export async function resolveSendfilePath(
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
       return { status: new FileError(code, path).status, reason: `${path}: ${code}` };
     }
-    const realRoots = await Promise.all(docroots.map(realDocroot));
-    if (!realRoots.some((root) => root && underRoot(target, root, options.forceLowercase))) {
+    let inside = false;
+    for (const root of docroots) {
+      const real = await realDocroot(root);
+      if (real && underRoot(target, real, options.forceLowercase)) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) {
       return { status: 403, reason: `${path} resolves to ${target}, outside x-sendfile-docroot` };
     }
   }

@@ -21,17 +21,24 @@ export interface SendfileDirective {
 
 /** In order of precedence: a response carrying several uses the first of these. */
 const PRECEDENCE: readonly SendfileHeader[] = ['X-Sendfile2', 'X-Sendfile', 'X-LIGHTTPD-send-file'];
+const RANK = new Map(PRECEDENCE.map((header, rank) => [header.toLowerCase(), rank]));
 
 /** The send-file header a backend answered with (names in any case), or undefined. */
 export function findSendfileDirective(
   headers: ReadonlyArray<readonly [name: string, value: string]>,
 ): SendfileDirective | undefined {
-  for (const header of PRECEDENCE) {
-    const lower = header.toLowerCase();
-    const found = headers.find(([name]) => name.toLowerCase() === lower);
-    if (found) return { header, value: found[1] };
+  // One pass, each name lower-cased once: this runs on every answer of a send-file backend.
+  let found: SendfileDirective | undefined;
+  let foundRank = PRECEDENCE.length;
+  for (const [name, value] of headers) {
+    const rank = RANK.get(name.toLowerCase());
+    // The first of a name counts, as the first of the most important name wins.
+    if (rank !== undefined && rank < foundRank) {
+      found = { header: PRECEDENCE[rank]!, value };
+      foundRank = rank;
+    }
   }
-  return undefined;
+  return found;
 }
 
 /**
