@@ -113,6 +113,11 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> {
     return exchange;
   }
 
+  /** Aborts the running request, if any (its connection closes with it). */
+  abort(reason: string): void {
+    this.exchange?.abort(reason);
+  }
+
   /** Closes the socket: the only abort php-cgi honours (it notices on its next write). */
   destroy(): void {
     if (!this.socket.destroyed) this.socket.destroy();
