@@ -39,8 +39,12 @@ export class BackendPool {
   private readonly logger: Logger | undefined;
   private limit: number;
   private limitKnown: Promise<void> | undefined;
+  /** Idle connections, oldest first (taken from the end: the most recently used is warmest). */
   private readonly idle: FastCgiConnection[] = [];
-  private readonly idleTimers = new Map<FastCgiConnection, NodeJS.Timeout>();
+  /** When each connection of `idle` became idle (same index). */
+  private readonly idleSince: number[] = [];
+  /** One timer for the oldest idle connection, not a timer and a Map entry per request (see `open`). */
+  private idleSweep: NodeJS.Timeout | undefined;
   private readonly queue = new WaitQueue<Lease>();
   /**
    * Every connection open or leased (not per request: a Set that gains and loses an entry per
@@ -234,8 +238,7 @@ export class BackendPool {
   private tryLease(): Lease | undefined {
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
-      clearTimeout(this.idleTimers.get(conn));
-      this.idleTimers.delete(conn);
+      this.idleSince.pop();
       if (conn.idle) return { conn };
       this.slots--; // closed while idle, and its 'close' has not been handled yet
     }
@@ -290,9 +293,26 @@ export class BackendPool {
 
   private makeIdle(conn: FastCgiConnection): void {
     this.idle.push(conn);
-    const timer = setTimeout(() => conn.destroy(), this.options.idleTimeout);
-    timer.unref();
-    this.idleTimers.set(conn, timer);
+    this.idleSince.push(Date.now());
+    this.armIdleSweep();
+  }
+
+  /** Closes the connections idle for idleTimeout, then waits for the next oldest. */
+  private armIdleSweep(): void {
+    if (this.idleSweep || this.idle.length === 0 || this.closed) return;
+    const wait = Math.max(0, this.idleSince[0]! + this.options.idleTimeout - Date.now());
+    this.idleSweep = setTimeout(() => {
+      this.idleSweep = undefined;
+      const expired = Date.now() - this.options.idleTimeout;
+      while (this.idle.length > 0 && this.idleSince[0]! <= expired) {
+        const conn = this.idle.shift()!;
+        this.idleSince.shift();
+        conn.destroy(); // no longer in `idle`, so its 'close' leaves the slot to us
+        this.freeSlot();
+      }
+      this.armIdleSweep();
+    }, wait);
+    this.idleSweep.unref();
   }
 
   private onClosed(conn: FastCgiConnection): void {
@@ -300,8 +320,7 @@ export class BackendPool {
     const at = this.idle.indexOf(conn);
     if (at < 0) return; // a leased connection: its request releases the slot
     this.idle.splice(at, 1);
-    clearTimeout(this.idleTimers.get(conn));
-    this.idleTimers.delete(conn);
+    this.idleSince.splice(at, 1);
     this.freeSlot();
   }
 
@@ -319,12 +338,13 @@ export class BackendPool {
     this.closed = true;
     const closed = new PoolClosed(`pool for ${describeAddress(this.address)} is closed`);
     for (let waiter = this.queue.shift(); waiter; waiter = this.queue.shift()) waiter.cancel(closed);
+    clearTimeout(this.idleSweep);
+    this.idleSweep = undefined;
+    this.idleSince.length = 0;
     for (const conn of this.idle.splice(0)) {
-      clearTimeout(this.idleTimers.get(conn));
       conn.destroy();
       this.slots--;
     }
-    this.idleTimers.clear();
     return new Promise((resolve) => {
       this.drainedAfterClose = resolve;
       this.checkDrained();
