@@ -114,7 +114,8 @@ export class BackendPool {
   }
 
   private async run(request: PoolRequest, lease: Lease, done: () => void): Promise<FastCgiResponse> {
-    const params = [...request.params];
+    // Kept for a retry: an iterable other than an array might not give its pairs twice.
+    const params = Array.isArray(request.params) ? request.params : [...request.params];
     const body = new RequestBody(request.body, this.options.replayLimit);
     const onStderr = request.onStderr ?? ((line: string) => this.logger?.error('fastcgi', line));
     const { signal } = request;

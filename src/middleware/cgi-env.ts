@@ -55,11 +55,16 @@ const PATH_VARIABLES = new Set([
 
 /** The params as bytes for the wire: `/café.php` must reach PHP as UTF-8, not as latin1. */
 export function cgiParamsForWire(params: CgiParams): Array<[string, string | Buffer]> {
-  // ASCII is the same bytes either way: only other text needs its UTF-8 Buffer.
-  return params.map(([name, value]) => [
-    name,
-    PATH_VARIABLES.has(name) && !isAscii(value) ? Buffer.from(value, 'utf8') : value,
-  ]);
+  // ASCII is the same bytes either way: only other text needs its UTF-8 Buffer. The usual
+  // all-ASCII list is returned as it is (no second array of 40 pairs per request).
+  let wire: Array<[string, string | Buffer]> | undefined;
+  for (let i = 0; i < params.length; i++) {
+    const [name, value] = params[i]!;
+    if (!PATH_VARIABLES.has(name) || isAscii(value)) continue;
+    wire ??= params.slice();
+    wire[i] = [name, Buffer.from(value, 'utf8')];
+  }
+  return wire ?? params;
 }
 
 function isAscii(s: string): boolean {
