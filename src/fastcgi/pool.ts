@@ -47,9 +47,10 @@ export class BackendPool {
   private idleSweep: NodeJS.Timeout | undefined;
   private readonly queue = new WaitQueue<Lease>();
   /**
-   * Every connection open or leased (not per request: a Set that gains and loses an entry per
-   * request made V8 promote each request's objects to the old generation, measured at a
-   * quarter of the PHP path's CPU; connections come and go rarely).
+   * Every open connection, idle or leased: what destroy() aborts through. Deliberately not a
+   * set of running exchanges: a Set that gains and loses an entry per request made V8 promote
+   * each request's objects to the old generation (a quarter of the PHP path's CPU, measured;
+   * bench/README.md). Connections come and go rarely.
    */
   private readonly open = new Set<FastCgiConnection>();
   private slots = 0;
