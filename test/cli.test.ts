@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { rawRequest } from './helpers/http.js';
-import { descendantPids, PACKAGE_ROOT, processName, runCli, startKoaLighty } from './helpers/koa-lighty.js';
+import {
+  descendantPids,
+  PACKAGE_ROOT,
+  processName,
+  runCli,
+  startKoaLighty,
+  stillAlive,
+} from './helpers/koa-lighty.js';
 import { freePort } from './helpers/ports.js';
 
 const E2E = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e');
@@ -270,17 +277,6 @@ test('SIGINT (Ctrl-C) stops it cleanly too: exit 0', async (t) => {
 
 function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits up to 3 s for the pids to end; returns those still running. */
-async function stillAlive(pids: number[]): Promise<number[]> {
-  const deadline = Date.now() + 3000;
-  let alive = pids.filter((pid) => processName(pid) !== undefined);
-  while (alive.length > 0 && Date.now() < deadline) {
-    await sleep(50);
-    alive = alive.filter((pid) => processName(pid) !== undefined);
-  }
-  return alive;
 }
 
 function socketsIn(path: string): string[] {

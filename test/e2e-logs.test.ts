@@ -4,14 +4,13 @@
  * the error log (server.errorlog: PHP's error_log() and koa-lighty's own start-up warnings),
  * and `npm start -- --version` from a checkout.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { type Answer, httpGet } from './helpers/http.js';
-import { PACKAGE_ROOT, startKoaLighty } from './helpers/koa-lighty.js';
+import { PACKAGE_ROOT, runCommand, startKoaLighty } from './helpers/koa-lighty.js';
 
 const E2E2 = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e2');
 const VERSION = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
@@ -137,31 +136,7 @@ test('server.errorlog: PHP’s error_log() lines and koa-lighty’s warning for 
 });
 
 test('npm start -- --version prints the version', async (t) => {
-  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn('npm', ['start', '--', '--version'], {
-        cwd: PACKAGE_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      const timer = setTimeout(() => {
-        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-        reject(new Error(`npm start -- --version did not exit within 60 s\n${stdout}${stderr}`));
-      }, 60_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    },
-  );
+  const result = await runCommand('npm', ['start', '--', '--version'], { timeoutMs: 60_000 });
   t.is(result.code, 0, result.stderr);
   t.regex(result.stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`, 'm'), result.stdout);
 });

@@ -17,7 +17,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { NODE_FLAGS } from '../src/server/node-flags.js';
 import { rawRequest } from './helpers/http.js';
-import { descendantPids, PACKAGE_ROOT, processName, startKoaLighty } from './helpers/koa-lighty.js';
+import {
+  descendantPids,
+  PACKAGE_ROOT,
+  processName,
+  startKoaLighty,
+  stillAlive,
+} from './helpers/koa-lighty.js';
 
 const E2E2 = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e2');
 
@@ -70,16 +76,6 @@ function get(agent: Agent, port: number, path: string): Promise<{ status: number
     req.on('error', reject);
     req.end();
   });
-}
-
-async function stillAlive(pids: number[]): Promise<number[]> {
-  const deadline = Date.now() + 5000;
-  let alive = pids.filter((pid) => processName(pid) !== undefined);
-  while (alive.length > 0 && Date.now() < deadline) {
-    await sleep(50);
-    alive = alive.filter((pid) => processName(pid) !== undefined);
-  }
-  return alive;
 }
 
 test('--workers 2: both workers serve PHP, share the trigger file database, and SIGTERM stops everything (exit 0)', async (t) => {
@@ -165,7 +161,7 @@ test('--workers 2: both workers serve PHP, share the trigger file database, and 
   const code = await server.stop();
   stopped = true;
   t.is(code, 0, server.output());
-  t.deepEqual(await stillAlive([...workers, ...php]), [], 'workers or php-cgi left running');
+  t.deepEqual(await stillAlive([...workers, ...php], 5000), [], 'workers or php-cgi left running');
   t.deepEqual(
     readdirSync(sockdir).filter((name) => name.startsWith('php.socket')),
     [],

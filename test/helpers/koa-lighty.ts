@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 
@@ -158,8 +159,17 @@ export function runCli(
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   assertBuilt();
+  return runCommand(process.execPath, [BIN, ...args], { ...options, label: `koa-lighty ${args.join(' ')}` });
+}
+
+/** Runs a command in the package root to completion, collecting its output (killed after timeoutMs, default 20 s). */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number; label?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(command, args, {
       cwd: PACKAGE_ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -173,13 +183,10 @@ export function runCli(
       stderr += chunk.toString();
     });
     const timeoutMs = options.timeoutMs ?? 20_000;
+    const label = options.label ?? [command, ...args].join(' ');
     const timer = setTimeout(() => {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-      reject(
-        new Error(
-          `koa-lighty ${args.join(' ')} did not exit within ${timeoutMs / 1000} s\n${stdout}${stderr}`,
-        ),
-      );
+      reject(new Error(`${label} did not exit within ${timeoutMs / 1000} s\n${stdout}${stderr}`));
     }, timeoutMs);
     child.once('error', reject);
     child.once('exit', (code, signal) => {
@@ -228,4 +235,15 @@ export function processName(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Waits up to timeoutMs for the pids to end; returns those still running. */
+export async function stillAlive(pids: number[], timeoutMs = 3000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let alive = pids.filter((pid) => processName(pid) !== undefined);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await sleep(50);
+    alive = alive.filter((pid) => processName(pid) !== undefined);
+  }
+  return alive;
 }
