@@ -9,7 +9,7 @@ import { memoryLogger } from '../src/log.js';
 import { buildHosts } from '../src/middleware/fastcgi-hosts.js';
 import { FakePeer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
 import { phpParams, startPhpCgi } from './helpers/php-cgi.js';
-import { freePort } from './helpers/ports.js';
+import { deadPort } from './helpers/ports.js';
 
 const params: [string, string][] = [['SCRIPT_FILENAME', '/x.php']];
 
@@ -43,7 +43,7 @@ async function namedHost(t: import('ava').ExecutionContext, name: string) {
 }
 
 async function deadHost(t: import('ava').ExecutionContext, name: string): Promise<Backend> {
-  const backend = createBackend({ label: name, host: '127.0.0.1', port: await freePort() });
+  const backend = createBackend({ label: name, host: '127.0.0.1', port: await deadPort(t) });
   t.teardown(() => backend.stop());
   return backend;
 }
@@ -129,9 +129,9 @@ test('disable-time is per host: each dead host is left out for its own time', as
 
 test("fastcgi(): each host block's disableTime reaches the balancer; without one it is 1 s", async (t) => {
   const hosts = [
-    { label: 'five', host: '127.0.0.1', port: await freePort(), disableTime: 5 },
-    { label: 'seven', host: '127.0.0.1', port: await freePort(), disableTime: 7 },
-    { label: 'default', host: '127.0.0.1', port: await freePort() },
+    { label: 'five', host: '127.0.0.1', port: await deadPort(t), disableTime: 5 },
+    { label: 'seven', host: '127.0.0.1', port: await deadPort(t), disableTime: 7 },
+    { label: 'default', host: '127.0.0.1', port: await deadPort(t) },
   ];
   const log = memoryLogger();
   const built = buildHosts(

@@ -10,7 +10,7 @@ import { BackendPool } from '../src/fastcgi/pool.js';
 import { encodeRecord, RecordType } from '../src/fastcgi/records.js';
 import { FakePeer } from './helpers/fake-fastcgi.js';
 import { eventually, params, poolOnFake, readAll } from './helpers/fake-pool.js';
-import { freePort } from './helpers/ports.js';
+import { deadPort } from './helpers/ports.js';
 
 const answer = FakePeer.answer;
 
@@ -145,7 +145,7 @@ test('a request that cannot get a connection in time fails with QueueTimeout (50
 });
 
 test('a refused connect is ConnectFailed (503)', async (t) => {
-  const pool = new BackendPool({ address: { host: '127.0.0.1', port: await freePort() } });
+  const pool = new BackendPool({ address: { host: '127.0.0.1', port: await deadPort(t) } });
   t.teardown(() => pool.destroy());
   const error = await t.throwsAsync(pool.request({ params }), { instanceOf: ConnectFailed });
   t.is(error.status, 503);

@@ -11,7 +11,7 @@ import { PHP_FIXTURES } from './fastcgi-middleware-app.js';
 import { FakePeer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
 import { rawRequest, serve } from './helpers/http.js';
 import { canConnect } from './helpers/php-cgi.js';
-import { freePort } from './helpers/ports.js';
+import { deadPort } from './helpers/ports.js';
 
 /**
  * Which key takes a request and what the backend is told (spec 3.2, 3.3), failures of the
@@ -140,9 +140,8 @@ test('a script path in UTF-8 reaches the backend as UTF-8', async (t) => {
 });
 
 test('no live host: 503, and within disable-time even a missing script is 503 (spec 3.2)', async (t) => {
-  const deadPort = await freePort();
   const { get, log } = await site(t, [
-    { key: '.php', hosts: [{ host: '127.0.0.1', port: deadPort, disableTime: 5 }] },
+    { key: '.php', hosts: [{ host: '127.0.0.1', port: await deadPort(t), disableTime: 5 }] },
   ]);
   const first = await get('/mw-echo.php');
   t.is(first.res.status, 503);
@@ -153,10 +152,13 @@ test('no live host: 503, and within disable-time even a missing script is 503 (s
 
 test('a dead host next to a live one: every request is answered by the live one', async (t) => {
   const echo = await paramsEcho(t, 'alive');
-  const deadPort = await freePort();
-  const { get } = await site(t, [{ key: '.php', hosts: [{ host: '127.0.0.1', port: deadPort }, echo] }], {
-    balance: 'round-robin',
-  });
+  const { get } = await site(
+    t,
+    [{ key: '.php', hosts: [{ host: '127.0.0.1', port: await deadPort(t) }, echo] }],
+    {
+      balance: 'round-robin',
+    },
+  );
   for (let i = 0; i < 4; i++) t.is((await get('/mw-echo.php')).res.headers['x-backend'], 'alive');
 });
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acceptsConnections } from './ports.js';
+import { acceptsConnections, freePort } from './ports.js';
 
 const MEMCACHED = '/usr/bin/memcached';
 
@@ -68,15 +68,6 @@ async function kill(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   process.kill(child.pid!, 'SIGKILL');
   await exited;
-}
-
-/** A port nothing listens on right now (the kernel picked it, then it was released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface SilentServer {

@@ -13,6 +13,43 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A TCP port on 127.0.0.1 that refuses connections for as long as the test runs: a stand-in for
+ * a backend that is down. A port that freePort() released is not enough: another test process
+ * may be handed it and start php-cgi or a fake backend there, and the "dead" host answers.
+ *
+ * The port stays taken because one accepted connection still holds it after its listener is
+ * closed. Nothing listens, so connects are refused; and while it is held, bind(0) never hands it
+ * out, so freePort() and every listen(0) in the other test processes go elsewhere.
+ */
+export async function deadPort(t: { teardown(fn: () => void): void }): Promise<number> {
+  const listener = net.createServer();
+  listener.unref();
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = listener.address() as net.AddressInfo;
+  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+  const client = net.connect(port, '127.0.0.1');
+  client.unref();
+  client.on('error', () => {});
+  const holder = await accepted;
+  holder.unref();
+  holder.on('error', () => {});
+  t.teardown(() => {
+    holder.destroy();
+    client.destroy();
+  });
+  // close() stops listening at once; its callback would wait for `holder` to end.
+  listener.close();
+  for (let tries = 0; await acceptsConnections(port); tries++) {
+    if (tries > 100) throw new Error(`port ${port} still accepts after its listener closed`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return port;
+}
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
