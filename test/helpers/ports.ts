@@ -1,26 +1,39 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
+/**
+ * A TCP port on 127.0.0.1, free a moment ago, for a server that binds it later (php-cgi,
+ * lighttpd, memcached, koa-lighty: child processes given a port number).
+ *
+ * Picked below the kernel's ephemeral range. Ports in that range are what listen(0) and
+ * outgoing connections get, many times a second across the parallel test processes; a port
+ * the kernel picked and we released could be handed to another process before our server
+ * binds it. Below the range only this helper picks, at random.
+ */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+  return freePortRange(1);
+}
+
+/** The kernel's own range for ports it chooses (Linux's default when it cannot be read). */
+export function ephemeralPorts(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low && high && low > 12_000) return { low, high };
+  } catch {}
+  return { low: 32_768, high: 60_999 };
 }
 
 /**
  * A TCP port on 127.0.0.1 that refuses connections for as long as the test runs: a stand-in for
- * a backend that is down. A port that freePort() released is not enough: another test process
- * may be handed it and start php-cgi or a fake backend there, and the "dead" host answers.
+ * a backend that is down. A port that was merely free a moment ago is not enough: another test
+ * process may start php-cgi or a fake backend there, and the "dead" host answers.
  *
  * The port stays taken because one accepted connection still holds it after its listener is
- * closed. Nothing listens, so connects are refused; and while it is held, bind(0) never hands it
- * out, so freePort() and every listen(0) in the other test processes go elsewhere.
+ * closed. Nothing listens, so connects are refused; while it is held, listen(0) in the other
+ * test processes never gets it, and freePort() picks below the kernel's range anyway.
  */
 export async function deadPort(t: { teardown(fn: () => void): void }): Promise<number> {
   const listener = net.createServer();
@@ -59,13 +72,11 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/**
- * The first of `count` consecutive free ports (for max-procs' port+n). Picked below Linux's
- * ephemeral range (32768 and up), where freePort() and outgoing connections do not land.
- */
+/** The first of `count` consecutive free ports (for max-procs' port+n), as freePort() picks them. */
 export async function freePortRange(count: number): Promise<number> {
+  const top = ephemeralPorts().low - count;
   for (let tries = 0; tries < 100; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 10_000);
+    const base = 10_000 + Math.floor(Math.random() * (top - 10_000));
     let free = true;
     for (let n = 0; n < count && free; n++) free = await canListen(base + n);
     if (free) return base;
