@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ConnectFailed, QueueTimeout, ReadTimeout, RequestAborted } from '../src/fastcgi/errors.js';
+import { takeEndedBody } from '../src/fastcgi/exchange.js';
 import { BackendPool } from '../src/fastcgi/pool.js';
 import { encodeRecord, RecordType } from '../src/fastcgi/records.js';
 import { FakePeer } from './helpers/fake-fastcgi.js';
@@ -171,6 +172,25 @@ test('a slow reader pauses the backend: the backend cannot write everything', as
   await sleep(600); // nobody reads the body
   t.true(backlog > 16 * 1024 * 1024, `backend still holds ${backlog} bytes`);
   t.is((await readAll(res.body)).length, total);
+});
+
+test('a complete answer is taken whole, without a stream; past the limit it streams', async (t) => {
+  const big = 'b'.repeat(100 * 1024);
+  const { pool } = await poolOnFake(t, async (peer) => {
+    for (const text of ['small', big]) {
+      if (!(await peer.request())) return;
+      peer.write(answer(`X-A: 1\r\n\r\n${text}`));
+    }
+  });
+  const small = await pool.request({ params });
+  await small.ended;
+  t.is(takeEndedBody(small, 64 * 1024)?.toString(), 'small');
+  t.is((await readAll(small.body)).length, 0, 'once taken, the body stream is empty');
+  const large = await pool.request({ params });
+  await large.ended;
+  t.is(takeEndedBody(large, 64 * 1024), undefined);
+  t.is((await readAll(large.body)).length, big.length);
+  t.is(pool.connections, 1, 'both on one kept connection');
 });
 
 test('aborting mid-response closes the connection and errors the body', async (t) => {

@@ -63,9 +63,6 @@ const BODY_HIGH_WATER_MARK = 64 * 1024;
 const MAX_STDERR_LINE = 8 * 1024;
 
 class ResponseBody extends Readable {
-  /** END_REQUEST arrived: every byte of the body is pushed (or was read). */
-  backendEnded = false;
-
   constructor(private readonly exchange: FastCgiExchange) {
     super({ highWaterMark: BODY_HIGH_WATER_MARK });
     // The body can fail before its reader attaches (a bad record right behind the headers,
@@ -83,15 +80,34 @@ class ResponseBody extends Readable {
 }
 
 /**
+ * The answer handed to the caller. Its body stream is made on first use: most answers are
+ * small and complete by the time anyone looks (their END_REQUEST came in the same read), and
+ * those are taken whole with takeEndedBody() without a stream ever being made for them.
+ */
+class BackendResponse implements FastCgiResponse {
+  constructor(
+    readonly status: number,
+    readonly headers: [name: string, value: string][],
+    readonly ended: Promise<EndRequest>,
+    private readonly exchange: FastCgiExchange,
+  ) {}
+
+  get body(): Readable {
+    return this.exchange.bodyStream();
+  }
+
+  takeWhole(limit: number): Buffer | undefined {
+    return this.exchange.takeWholeBody(limit);
+  }
+}
+
+/**
  * The whole body, taken at once, when the backend has already ended it and at most `limit`
  * bytes wait unread (a small answer usually arrives with its END_REQUEST); else undefined,
- * and the body is untouched.
+ * and the body is untouched. Once taken, `response.body` is an empty, ended stream.
  */
-export function takeEndedBody(body: Readable, limit: number): Buffer | undefined {
-  if (!(body instanceof ResponseBody) || !body.backendEnded || body.destroyed) return undefined;
-  if (body.readableLength > limit || body.readableFlowing) return undefined;
-  const bytes = body.read() as Buffer | null;
-  return bytes ?? Buffer.alloc(0);
+export function takeEndedBody(response: FastCgiResponse, limit: number): Buffer | undefined {
+  return response instanceof BackendResponse ? response.takeWhole(limit) : undefined;
 }
 
 function deferred<T>() {
@@ -119,7 +135,15 @@ export class FastCgiExchange {
 
   private bytesReceived = 0;
   private head = new CgiHeaderAccumulator();
+  /** The header block is parsed: STDOUT is body from here on. */
+  private headersDone = false;
+  /** The body stream, once somebody asked for it (BackendResponse.body). */
   private body: ResponseBody | undefined;
+  /** Body bytes that came before anybody asked for the stream. */
+  private unclaimed: Buffer[] = [];
+  private unclaimedBytes = 0;
+  /** END_REQUEST arrived: every byte of the body is in `unclaimed` or the stream. */
+  private backendEnded = false;
   private stdinDone = false;
   private finished = false;
   private consumerPaused = false;
@@ -219,31 +243,69 @@ export class FastCgiExchange {
 
   private onStdout(content: Buffer): void {
     if (content.length === 0) return; // end of the STDOUT stream; END_REQUEST follows
-    if (this.body) {
+    if (this.headersDone) {
       this.pushBody(content);
       return;
     }
     // Throws BadCgiResponse, which the connection turns into a failed exchange.
     const parsed = this.head.push(content);
     if (!parsed) return;
-    const body = new ResponseBody(this);
-    this.body = body;
+    this.headersDone = true;
     const { status, headers } = parsed.head;
-    this.headersDeferred.resolve({ status, headers, body, ended: this.ended });
+    this.headersDeferred.resolve(new BackendResponse(status, headers, this.ended, this));
     if (parsed.rest.length > 0) this.pushBody(parsed.rest);
   }
 
   private pushBody(chunk: Buffer): void {
-    const body = this.body!;
-    if (body.destroyed) return;
+    const body = this.body;
+    if (body?.destroyed) return;
     noteBodyBytes(chunk.length);
-    if (!body.push(chunk) && !this.consumerPaused) {
-      // The reader is slower than the backend: stop reading the socket, which stops PHP.
+    let full: boolean;
+    if (body) full = !body.push(chunk);
+    else {
+      this.unclaimed.push(chunk);
+      this.unclaimedBytes += chunk.length;
+      full = this.unclaimedBytes >= BODY_HIGH_WATER_MARK;
+    }
+    if (full && !this.consumerPaused) {
+      // The reader is slower than the backend (or has not started): stop reading the
+      // socket, which stops PHP. The stream's first read resumes it.
       this.consumerPaused = true;
       this.socket.pause();
       clearTimeout(this.readTimer);
       this.readTimer = undefined;
     }
+  }
+
+  /** The body as a stream, made on first use with what arrived so far. */
+  bodyStream(): Readable {
+    if (this.body) return this.body;
+    const body = new ResponseBody(this);
+    this.body = body;
+    const { unclaimed, error } = this;
+    this.unclaimed = [];
+    this.unclaimedBytes = 0;
+    if (error) body.destroy(error);
+    else {
+      for (const chunk of unclaimed) body.push(chunk);
+      if (this.backendEnded) body.push(null);
+    }
+    return body;
+  }
+
+  /** See takeEndedBody(). */
+  takeWholeBody(limit: number): Buffer | undefined {
+    if (!this.backendEnded || this.error) return undefined;
+    const body = this.body;
+    if (body) {
+      if (body.destroyed || body.readableLength > limit || body.readableFlowing) return undefined;
+      return (body.read() as Buffer | null) ?? Buffer.alloc(0);
+    }
+    if (this.unclaimedBytes > limit) return undefined;
+    const { unclaimed, unclaimedBytes } = this;
+    this.unclaimed = [];
+    this.unclaimedBytes = 0;
+    return unclaimed.length === 1 ? unclaimed[0]! : Buffer.concat(unclaimed, unclaimedBytes);
   }
 
   onConsumerRead(): void {
@@ -288,7 +350,7 @@ export class FastCgiExchange {
     const end: EndRequest = { appStatus: content.readUInt32BE(0), protocolStatus: content[4]! };
     this.flushStderr();
     const clean = end.protocolStatus === ProtocolStatus.REQUEST_COMPLETE;
-    if (!this.body) {
+    if (!this.headersDone) {
       const error = clean
         ? new ClosedBeforeHeaders('backend ended the request before a complete CGI header block')
         : new RequestRejected(
@@ -299,8 +361,8 @@ export class FastCgiExchange {
       this.finish(this.stdinDone && (this.options.keepConn ?? true));
       return;
     }
-    this.body.backendEnded = true;
-    if (!this.body.destroyed) this.body.push(null);
+    this.backendEnded = true;
+    if (this.body && !this.body.destroyed) this.body.push(null);
     this.endedDeferred.resolve(end);
     // Every STDOUT byte is in the body stream by now, so the socket owes this request
     // nothing more: whether the reader has caught up does not matter to the connection.
@@ -312,7 +374,7 @@ export class FastCgiExchange {
     const why = cause ? `: ${cause.message}` : '';
     if (this.bytesReceived === 0)
       this.fail(new ClosedBeforeResponse(`backend closed the connection before answering${why}`));
-    else if (!this.body)
+    else if (!this.headersDone)
       this.fail(
         new ClosedBeforeHeaders(`backend closed the connection before a complete header block${why}`),
       );
@@ -345,6 +407,8 @@ export class FastCgiExchange {
     this.error = error;
     this.headersDeferred.reject(error);
     this.endedDeferred.reject(error);
+    this.unclaimed = [];
+    this.unclaimedBytes = 0;
     if (this.body && !this.body.destroyed && !this.body.readableEnded) this.body.destroy(error);
   }
 

@@ -50,22 +50,33 @@ export function applyBackendHead(
  * dropped, so the connection can serve the next request. A body that ends within BUFFER_UP_TO
  * bytes is complete, as lighttpd's buffered answers always are (spec 1.4): it is sent whole
  * with its length, or cut by the client's Range, and a 200 says `Accept-Ranges: bytes`.
- * Anything longer streams, paced by the client.
+ * Anything longer streams, paced by the client; `onCut` hears of a stream that fails (the
+ * backend died mid-body, say), which a complete body cannot.
  */
-export async function sendBackendBody(ctx: Context, response: FastCgiResponse): Promise<void> {
+export async function sendBackendBody(
+  ctx: Context,
+  response: FastCgiResponse,
+  onCut: (error: Error) => void,
+): Promise<void> {
   const typed = Boolean(ctx.response.get('Content-Type'));
-  await sendBody(ctx, response);
+  await sendBody(ctx, response, onCut);
   // Koa calls an untyped body application/octet-stream; lighttpd sends what the backend said.
   if (!typed && ctx.response.get('Content-Type') === 'application/octet-stream') ctx.remove('Content-Type');
 }
 
-async function sendBody(ctx: Context, response: FastCgiResponse): Promise<void> {
+async function sendBody(
+  ctx: Context,
+  response: FastCgiResponse,
+  onCut: (error: Error) => void,
+): Promise<void> {
+  // A complete answer is taken whole; only the others become a stream, which can be cut.
+  const ended = takeEndedBody(response, BUFFER_UP_TO);
+  if (!ended) response.body.on('error', onCut);
   if (ctx.status === 204 || ctx.status === 304 || ctx.status === 205) {
-    discardBody(response.body, BUFFER_UP_TO);
+    if (!ended) discardBody(response, BUFFER_UP_TO);
     sendNothing(ctx);
     return;
   }
-  const ended = takeEndedBody(response.body, BUFFER_UP_TO);
   const head = ended ? { bytes: ended, ended: true } : await readUpTo(response.body, BUFFER_UP_TO);
   if (ctx.method === 'HEAD') {
     // PHP writes no body for HEAD; the end of the (empty) body says the answer is complete.
@@ -104,10 +115,11 @@ function sendNothing(ctx: Context): void {
  * bytes it is not worth waiting for, and the connection is closed instead (the worker is
  * freed when PHP next writes).
  */
-export function discardBody(body: Readable, limit: number): void {
+export function discardBody(response: FastCgiResponse, limit: number): void {
+  // Already complete (every small answer): taken whole, no stream, no listeners.
+  if (takeEndedBody(response, limit)) return;
+  const { body } = response;
   body.on('error', () => {}); // a failure here concerns nobody: the client gets something else
-  // Already complete (every small answer): taken in one read, no listeners, no flowing mode.
-  if (takeEndedBody(body, limit)) return;
   let seen = 0;
   body.on('data', (chunk: Buffer) => {
     seen += chunk.length;

@@ -169,7 +169,7 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   async function respond(ctx: Context, block: HostBlock, response: FastCgiResponse): Promise<void> {
     if (response.status < 200) {
       // An interim status cannot end a response; the backend broke the CGI contract.
-      discardBody(response.body, 0);
+      discardBody(response, 0);
       log.error('fastcgi', `backend ${block.backend.label} answered with status ${response.status}`);
       return respondWithError(ctx, 502);
     }
@@ -177,15 +177,15 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     const directive = block.settings.allowXSendFile ? findSendfileDirective(response.headers) : undefined;
     if (directive) {
       // The file replaces the body: whatever PHP still writes is not waited for.
-      discardBody(response.body, DISCARD_AFTER_SENDFILE);
+      discardBody(response, DISCARD_AFTER_SENDFILE);
       return sendBackendFile(ctx, response.status, directive, block.sendfile);
     }
-    response.body.on('error', (error) => {
+    const onCut = (error: Error) => {
       if (!(error instanceof RequestAborted))
         log.error('fastcgi', `response from ${block.backend.label} cut: ${error.message}`);
-    });
+    };
     try {
-      await sendBackendBody(ctx, response);
+      await sendBackendBody(ctx, response, onCut);
     } catch (error) {
       answerFailure(ctx, error);
     }
