@@ -282,12 +282,10 @@ export class FastCgiExchange {
     if (this.body) return this.body;
     const body = new ResponseBody(this);
     this.body = body;
-    const { unclaimed, error } = this;
-    this.unclaimed = [];
-    this.unclaimedBytes = 0;
-    if (error) body.destroy(error);
+    const { chunks } = this.takeUnclaimed();
+    if (this.error) body.destroy(this.error);
     else {
-      for (const chunk of unclaimed) body.push(chunk);
+      for (const chunk of chunks) body.push(chunk);
       if (this.backendEnded) body.push(null);
     }
     return body;
@@ -302,10 +300,15 @@ export class FastCgiExchange {
       return (body.read() as Buffer | null) ?? Buffer.alloc(0);
     }
     if (this.unclaimedBytes > limit) return undefined;
-    const { unclaimed, unclaimedBytes } = this;
+    const { chunks, bytes } = this.takeUnclaimed();
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+  }
+
+  private takeUnclaimed(): { chunks: Buffer[]; bytes: number } {
+    const taken = { chunks: this.unclaimed, bytes: this.unclaimedBytes };
     this.unclaimed = [];
     this.unclaimedBytes = 0;
-    return unclaimed.length === 1 ? unclaimed[0]! : Buffer.concat(unclaimed, unclaimedBytes);
+    return taken;
   }
 
   onConsumerRead(): void {
@@ -407,8 +410,7 @@ export class FastCgiExchange {
     this.error = error;
     this.headersDeferred.reject(error);
     this.endedDeferred.reject(error);
-    this.unclaimed = [];
-    this.unclaimedBytes = 0;
+    this.takeUnclaimed(); // dropped: a failed body is never read
     if (this.body && !this.body.destroyed && !this.body.readableEnded) this.body.destroy(error);
   }
 

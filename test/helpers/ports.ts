@@ -14,8 +14,15 @@ export function freePort(): Promise<number> {
   return freePortRange(1);
 }
 
-/** The kernel's own range for ports it chooses (Linux's default when it cannot be read). */
+let ephemeral: { low: number; high: number } | undefined;
+
+/** The kernel's own range for ports it chooses (Linux's default when it cannot be read). Read once. */
 export function ephemeralPorts(): { low: number; high: number } {
+  ephemeral ??= readEphemeralPorts();
+  return ephemeral;
+}
+
+function readEphemeralPorts(): { low: number; high: number } {
   try {
     const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
       .trim()
