@@ -189,7 +189,7 @@ function assertDenied(t: import('ava').ExecutionContext, answer: Answer, what: s
   t.is(answer.body.length, 0, what);
 }
 
-test('trigger (memcached): download first → 307; after / → 200; the window slides; 2 s without a visit → 307 again', async (t) => {
+test('trigger (memcached): download first → 307; after / → 200; the window slides; 5 s without a visit → 307 again', async (t) => {
   const memcached = await startMemcached();
   t.teardown(() => memcached.stop());
   const server = await startKoaLighty({ conf: triggerConf(memcached) });
@@ -211,15 +211,19 @@ test('trigger (memcached): download first → 307; after / → 200; the window s
   // Another visitor has not been to the site.
   assertDenied(t, await get(server.port, '/downloads/clip.wmv', { from: '127.0.0.12' }), 'other visitor');
 
-  // Each download counts as a visit. memcached expires a 2 s item after 1 to 2 s (its clock
-  // ticks in whole seconds): downloads 0.8 s apart keep it alive well past 2 s.
-  for (let i = 1; i <= 3; i++) {
-    await sleep(800);
+  // Each download counts as a visit. trigger-timeout is 5 s; memcached's clock ticks once a
+  // second, so the item lives 4 to 5 s, or 3 s when a tick comes late. Downloads 1 s apart
+  // keep it alive with 2 s to spare for a loaded machine, and the last one comes 6 s
+  // after the first, which alone would have been forgotten by then.
+  const first = Date.now();
+  for (let i = 1; i <= 6; i++) {
+    await sleep(1000);
     const again = await get(server.port, i % 2 ? '/downloads/clip.wmv' : '/downloads/movie.mpg', { from });
-    t.is(again.status, 200, `download ${i}, ${i * 0.8} s after the visit`);
+    const seconds = ((Date.now() - first) / 1000).toFixed(1);
+    t.is(again.status, 200, `download ${i + 1}, ${seconds} s after the first`);
   }
   // Nothing for longer than trigger-timeout: the visit is forgotten.
-  await sleep(3200);
+  await sleep(7000);
   assertDenied(t, await get(server.port, '/downloads/movie.mpg', { from }), 'after the timeout');
 });
 
