@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './ports.js';
+import { onFreePort } from './ports.js';
 
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(PACKAGE_ROOT, 'bin', 'koa-lighty.js');
@@ -61,7 +61,10 @@ function isPath(conf: string): boolean {
 
 export async function startKoaLighty(options: StartKoaLightyOptions = {}): Promise<RunningKoaLighty> {
   assertBuilt();
-  const port = await freePort();
+  return onFreePort((port) => launch(options, port));
+}
+
+async function launch(options: StartKoaLightyOptions, port: number): Promise<RunningKoaLighty> {
   let dir: string | undefined;
   let confFile: string | undefined;
   if (options.conf !== undefined) {
@@ -109,9 +112,10 @@ export async function startKoaLighty(options: StartKoaLightyOptions = {}): Promi
         resolve(match[1] ? Number(match[1]) : port);
       };
       child.stdout!.on('data', check);
-      void exited.then((code) => {
+      // 'close', not 'exit': by then its last words are read (onFreePort looks for "in use").
+      child.once('close', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`koa-lighty exited with ${code} before listening`));
+        reject(new Error(`koa-lighty exited with ${exitCodeOf(code, signal)} before listening`));
       });
     });
   } catch (err) {

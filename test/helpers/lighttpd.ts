@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type Koa from 'koa';
 import { type RawResponse, rawExchange, rawRequest, type Served, serve } from './http.js';
-import { acceptsConnections, freePort } from './ports.js';
+import { listensOn, onFreePort } from './ports.js';
 
 /**
  * The oracle: Debian's lighttpd 1.4.69, started by a test with a config it writes, on a free
@@ -36,43 +36,47 @@ export async function startLighttpd(
 ): Promise<RunningLighttpd> {
   // A missing oracle fails the test: a comparison that cannot run must not pass.
   if (!existsSync(binary)) throw new Error('lighttpd is not installed: run npm test (it installs it)');
-  const dir = await mkdtemp(join(tmpdir(), 'koa-lighty-lighttpd-'));
-  const port = await freePort();
-  const conf = join(dir, 'lighttpd.conf');
-  const errorLog = join(dir, 'error.log');
-  await writeFile(
-    conf,
-    `${confText}\n` +
-      `server.port = ${port}\n` +
-      'server.bind = "127.0.0.1"\n' +
-      `server.pid-file = "${join(dir, 'lighttpd.pid')}"\n` +
-      `server.errorlog = "${errorLog}"\n`,
-  );
-  const child = spawn(binary, ['-D', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const readLog = () => readFile(errorLog, 'utf8').catch(() => '');
-  try {
-    await waitForPort(port, child);
-  } catch (err) {
-    await stopChild(child, exited);
-    const log = await readLog();
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`lighttpd did not start: ${(err as Error).message}\n${stderr}${log}`);
-  }
-  return {
-    port,
-    pid: child.pid!,
-    dir,
-    errorLog: readLog,
-    async stop() {
+  return onFreePort(async (port) => {
+    const dir = await mkdtemp(join(tmpdir(), 'koa-lighty-lighttpd-'));
+    const conf = join(dir, 'lighttpd.conf');
+    const errorLog = join(dir, 'error.log');
+    await writeFile(
+      conf,
+      `${confText}\n` +
+        `server.port = ${port}\n` +
+        'server.bind = "127.0.0.1"\n' +
+        `server.pid-file = "${join(dir, 'lighttpd.pid')}"\n` +
+        `server.errorlog = "${errorLog}"\n`,
+    );
+    const child = spawn(binary, ['-D', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const stderrClosed = new Promise((resolve) => child.stderr!.once('close', resolve));
+    const readLog = () => readFile(errorLog, 'utf8').catch(() => '');
+    try {
+      await waitForPort(port, child);
+    } catch (err) {
       await stopChild(child, exited);
+      // Its last words decide whether onFreePort tries another port ("Address already in use").
+      await stderrClosed;
+      const log = await readLog();
       await rm(dir, { recursive: true, force: true });
-    },
-  };
+      throw new Error(`lighttpd did not start: ${(err as Error).message}\n${stderr}${log}`);
+    }
+    return {
+      port,
+      pid: child.pid!,
+      dir,
+      errorLog: readLog,
+      async stop() {
+        await stopChild(child, exited);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
@@ -80,7 +84,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
-    if (await acceptsConnections(port)) return;
+    if (listensOn(child.pid!, port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`port ${port} not open after 10 s`);

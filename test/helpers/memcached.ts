@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acceptsConnections, freePort } from './ports.js';
+import { listensOn, onFreePort } from './ports.js';
 
 const MEMCACHED = '/usr/bin/memcached';
 
@@ -24,8 +24,9 @@ export interface RunningMemcached {
  */
 export async function startMemcached(): Promise<RunningMemcached> {
   if (!existsSync(MEMCACHED)) throw new Error('memcached is not installed: run npm test (it installs it)');
-  const port = await freePort();
-  let child = await launch(port);
+  const started = await onFreePort(async (port) => ({ port, child: await launch(port) }));
+  const { port } = started;
+  let { child } = started;
   return {
     port,
     server: `127.0.0.1:${port}`,
@@ -49,14 +50,16 @@ async function launch(port: number): Promise<ChildProcess> {
   child.stderr!.on('data', (chunk) => {
     stderr += chunk;
   });
+  const stderrEnded = new Promise((resolve) => child.stderr!.once('close', resolve));
   const started = Date.now();
-  while (!(await acceptsConnections(port))) {
+  while (!listensOn(child.pid!, port)) {
     if (child.exitCode !== null || child.signalCode !== null) {
+      await stderrEnded;
       throw new Error(`memcached exited at start (${child.exitCode ?? child.signalCode}): ${stderr}`);
     }
     if (Date.now() - started > 10_000) {
       await kill(child);
-      throw new Error(`memcached did not accept connections on port ${port} within 10 s: ${stderr}`);
+      throw new Error(`memcached did not listen on port ${port} within 10 s: ${stderr}`);
     }
     await sleep(20);
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 
 /**
@@ -76,6 +76,63 @@ function canListen(port: number): Promise<boolean> {
     server.unref();
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** How lighttpd, memcached, koa-lighty and Node itself say that a port is taken. */
+export const ADDRESS_IN_USE = /address (is )?already in use/i;
+
+/**
+ * Runs `start` on a freePort(), and on another one when it fails because the address is in use:
+ * another test process picked the same port at random and bound it first. `start` must throw
+ * with the server's own words in the message (lighttpd and memcached print "Address already
+ * in use", koa-lighty "the address is already in use").
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      if (attempt >= 5 || !ADDRESS_IN_USE.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/**
+ * Whether process `pid` itself listens on TCP `port` (Linux: the socket inodes in /proc/net/tcp
+ * and tcp6 against the process's descriptors). That the port accepts connections is not
+ * enough to know a child started: had another test process taken the port, its server would
+ * answer while ours failed to bind.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {}
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st ... inode: the state 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== '0A' || fields[9] === undefined) continue;
+      if (Number.parseInt(fields[1]!.split(':')[1]!, 16) === port) inodes.add(fields[9]);
+    }
+  }
+  if (inodes.size === 0) return false;
+  let descriptors: string[];
+  try {
+    descriptors = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return descriptors.some((fd) => {
+    try {
+      const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      return socket !== null && inodes.has(socket[1]!);
+    } catch {
+      return false;
+    }
   });
 }
 
