@@ -109,7 +109,10 @@ async function launch(options: StartKoaLightyOptions, port: number): Promise<Run
         if (!match) return;
         clearTimeout(timer);
         child.stdout!.off('data', check);
-        resolve(match[1] ? Number(match[1]) : port);
+        // Start-up warnings went to stderr before this line went to stdout, but when both pipes
+        // are read in one turn of the event loop, a test resumed from here would run before
+        // stderr is read. setImmediate waits out that turn.
+        setImmediate(() => resolve(match[1] ? Number(match[1]) : port));
       };
       child.stdout!.on('data', check);
       // 'close', not 'exit': by then its last words are read (onFreePort looks for "in use").
