@@ -3,11 +3,12 @@ import Koa from 'koa';
 import { memoryLogger } from '../src/log.js';
 import { type TriggerOptions, triggerBeforeDownload } from '../src/middleware/trigger.js';
 import type { TriggerStore } from '../src/stores/types.js';
-import { againstDeadline, DEADLINE_SLACK_MS } from './helpers/deadline.js';
+import { DEADLINE_SLACK_MS, lateHeader } from './helpers/deadline.js';
 import { rawRequest, serve } from './helpers/http.js';
 
 /** The middleware in front of a site that answers 200 for anything under /files/, 404 else. */
-async function site(t: ExecutionContext, options: Partial<TriggerOptions> = {}) {
+/** `lateFor`: answers carry X-Test-Late-Ms against a deadline of that many ms (helpers/deadline). */
+async function site(t: ExecutionContext, options: Partial<TriggerOptions> = {}, lateFor?: number) {
   const log = memoryLogger();
   const trigger = triggerBeforeDownload({
     triggerUrl: '^/(index\\.html)?$',
@@ -19,6 +20,7 @@ async function site(t: ExecutionContext, options: Partial<TriggerOptions> = {}) 
   });
   const app = new Koa();
   app.silent = true;
+  if (lateFor !== undefined) app.use(lateHeader(lateFor));
   app.use(trigger);
   app.use((ctx) => {
     if (ctx.path === '/' || ctx.path.startsWith('/files/')) ctx.body = `served ${ctx.path}`;
@@ -248,10 +250,11 @@ test('a store that never answers is given up on within the deadline', async (t) 
     delete: () => new Promise(() => {}),
     async close() {},
   };
-  const { port, log } = await site(t, { store: hanging, deadlineMs: 150 });
+  const { port, log } = await site(t, { store: hanging, deadlineMs: 150 }, 150);
   for (const path of ['/', '/files/a.zip']) {
-    const { outcome, lateMs } = await againstDeadline(() => rawRequest(port, path), 150);
-    t.is(outcome.status === 'fulfilled' && outcome.value.status, path === '/' ? 200 : 307);
+    const response = await rawRequest(port, path);
+    t.is(response.status, path === '/' ? 200 : 307);
+    const lateMs = Number(response.headers['x-test-late-ms']);
     t.true(lateMs < DEADLINE_SLACK_MS, `${path} answered ${Math.round(lateMs)} ms after the deadline`);
   }
   t.is(log.lines.length, 1);
