@@ -7,6 +7,9 @@ import { parseMemcachedServer } from '../src/stores/memcached-servers.js';
 import { againstDeadline, DEADLINE_SLACK_MS } from './helpers/deadline.js';
 import { startMemcached, startSilentServer } from './helpers/memcached.js';
 
+/** The deadline where the test is not about deadlines: a loaded machine must not fail it. */
+const ROOMY = 2_000;
+
 /** A plain memjs client, standing in for lighttpd reading and writing the same server. */
 function rawClient(server: string) {
   const client = memjs.Client.create(server, { retries: 0, logger: { log() {} } });
@@ -16,7 +19,7 @@ function rawClient(server: string) {
 test('memcached store: lighttpd’s format — key namespace+identity with spaces → "-", 8-byte LE value, flags 0', async (t) => {
   const memcached = await startMemcached();
   t.teardown(() => memcached.stop());
-  const store = memcachedStore({ servers: [memcached.server], namespace: 'koa lighty ' });
+  const store = memcachedStore({ servers: [memcached.server], namespace: 'koa lighty ', deadlineMs: ROOMY });
   t.teardown(() => store.close());
   const raw = rawClient(memcached.server);
   t.teardown(() => raw.close());
@@ -34,7 +37,7 @@ test('memcached store: lighttpd’s format — key namespace+identity with space
 test('memcached store: reads an entry written the lighttpd way, and deletes it', async (t) => {
   const memcached = await startMemcached();
   t.teardown(() => memcached.stop());
-  const store = memcachedStore({ servers: [memcached.server], namespace: 't4bdl_' });
+  const store = memcachedStore({ servers: [memcached.server], namespace: 't4bdl_', deadlineMs: ROOMY });
   t.teardown(() => store.close());
   const raw = rawClient(memcached.server);
   t.teardown(() => raw.close());
@@ -51,7 +54,7 @@ test('memcached store: reads an entry written the lighttpd way, and deletes it',
 test('memcached store: the expiry is the timeout; 0 never expires', async (t) => {
   const memcached = await startMemcached();
   t.teardown(() => memcached.stop());
-  const store = memcachedStore({ servers: [memcached.server] });
+  const store = memcachedStore({ servers: [memcached.server], deadlineMs: ROOMY });
   t.teardown(() => store.close());
   await store.set('short', 1_700_000_000, 1);
   await store.set('forever', 1_700_000_000, 0);
@@ -83,16 +86,19 @@ test('memcached store: a silent server fails each call within the deadline', asy
 test('memcached store: a stopped server fails fast; after a restart the same store works again', async (t) => {
   const memcached = await startMemcached();
   t.teardown(() => memcached.stop());
-  const store = memcachedStore({ servers: [memcached.server], deadlineMs: 300 });
+  const store = memcachedStore({ servers: [memcached.server], deadlineMs: 1_000 });
   t.teardown(() => store.close());
   await store.set('a', 1_700_000_000, 60);
   t.is(await store.get('a'), 1_700_000_000);
 
   await memcached.stop();
   for (let i = 0; i < 3; i++) {
-    const { outcome, lateMs } = await againstDeadline(() => store.get('a'), 300);
+    const { outcome, lateMs } = await againstDeadline(() => store.get('a'), 1_000);
     t.is(outcome.status, 'rejected');
-    t.true(lateMs < DEADLINE_SLACK_MS, `failed ${Math.round(lateMs)} ms after the deadline`);
+    t.true(
+      lateMs < 0,
+      `failed ${Math.round(lateMs)} ms after the deadline: the refusal was not taken at once`,
+    );
   }
 
   await memcached.restart();
@@ -159,7 +165,7 @@ test('memcached store: a cluster spreads keys the libmemcached way, each on one 
   const second = await startMemcached();
   t.teardown(() => second.stop());
   const servers = [first.server, second.server];
-  const store = memcachedStore({ servers, namespace: 'ns_' });
+  const store = memcachedStore({ servers, namespace: 'ns_', deadlineMs: ROOMY });
   t.teardown(() => store.close());
   const raws = servers.map(rawClient);
   t.teardown(() => {
