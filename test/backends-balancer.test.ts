@@ -10,6 +10,7 @@ import { buildHosts } from '../src/middleware/fastcgi-hosts.js';
 import { FakePeer, startFakeFastCgi } from './helpers/fake-fastcgi.js';
 import { phpParams, startPhpCgi } from './helpers/php-cgi.js';
 import { deadPort } from './helpers/ports.js';
+import { eventually } from './helpers/wait.js';
 
 const params: [string, string][] = [['SCRIPT_FILENAME', '/x.php']];
 
@@ -69,8 +70,7 @@ test('least-connection: a busy host is passed over for an idle one ("fair" is th
   const b = await namedHost(t, 'b');
   const balancer = new Balancer([a.backend, b.backend], { balance: 'fair' });
   const held = balancer.request({ params: [...params, ['HOLD', '1']] });
-  await sleep(50);
-  t.is(a.backend.load, 1);
+  t.true(await eventually(() => a.backend.load === 1), 'the held request is on a');
   t.is(await hostOf(balancer), 'b');
   a.release();
   const { backend, response } = await held;

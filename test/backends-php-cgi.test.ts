@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createBackend } from '../src/backends/backend.js';
@@ -12,6 +11,7 @@ import { getValues } from '../src/fastcgi/connection.js';
 import { BackendPool } from '../src/fastcgi/pool.js';
 import { canConnect, phpParams, startPhpCgi } from './helpers/php-cgi.js';
 import { freePort, freePortRange } from './helpers/ports.js';
+import { eventually } from './helpers/wait.js';
 
 async function readAll(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -239,12 +239,12 @@ async function phpPidOfDeadParent(
 
 test('no php-cgi is orphaned when node exits normally', async (t) => {
   const pid = await phpPidOfDeadParent(t, 'exit');
-  await sleep(200);
+  await eventually(() => groupMembers(pid).length === 0);
   t.deepEqual(groupMembers(pid), []);
 });
 
 test('no php-cgi is orphaned when node is killed with SIGKILL (parent-death signal)', async (t) => {
   const pid = await phpPidOfDeadParent(t, 'sigkill');
-  for (let i = 0; i < 50 && groupMembers(pid).length > 0; i++) await sleep(50);
+  await eventually(() => groupMembers(pid).length === 0);
   t.deepEqual(groupMembers(pid), []);
 });

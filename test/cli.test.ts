@@ -265,9 +265,8 @@ test('SIGINT (Ctrl-C) stops it cleanly too: exit 0', async (t) => {
   const server = await startKoaLighty({
     conf: `var.e2e = "${E2E}"\ninclude "${join(E2E, 'access.conf')}"\nserver.port = PORT\nserver.bind = "127.0.0.1"\n`,
   });
-  // koa-lighty prints "listening on" a moment before it installs its signal handlers: a signal
-  // sent in that window gets Node's default action (exit 130). Reported; give it 200 ms here.
-  await sleep(200);
+  // At once: the handlers are in place before "listening on" is printed (a signal in between
+  // would get Node's default action, exit 130).
   process.kill(server.pid, 'SIGINT');
   const deadline = Date.now() + 5000;
   while (processName(server.pid) !== undefined && Date.now() < deadline) await sleep(50);

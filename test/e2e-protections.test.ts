@@ -15,6 +15,7 @@ import test, { type ExecutionContext } from 'ava';
 import { type Answer, httpGet, rawRequest } from './helpers/http.js';
 import { PACKAGE_ROOT, runCli, startKoaLighty } from './helpers/koa-lighty.js';
 import { type RunningMemcached, startMemcached } from './helpers/memcached.js';
+import { eventually } from './helpers/wait.js';
 
 const E2E2 = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e2');
 const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-protections-'));
@@ -44,11 +45,6 @@ function writeConf(text: string): string {
 /** A temp dir for one server's php-cgi socket. */
 function sockdir(): string {
   return mkdtempSync(join(dir, 'sock-'));
-}
-
-/** Polls (for output that is still in the pipe) up to 2 s. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 40 && !condition(); i++) await sleep(50);
 }
 
 // ---------------------------------------------------------------- secdownload
@@ -266,7 +262,7 @@ test('trigger (memcached): memcached stops → 307 within 1 s and the server sta
   t.is((await get(server.port, '/visit-first.html', { from })).status, 200);
   t.is((await get(server.port, '/', { from })).status, 200);
   // Logged once for the whole outage, however many requests met it.
-  await waitFor(() => /unreachable/.test(server.output()));
+  await eventually(() => /unreachable/.test(server.output()));
   t.is(server.output().match(/mod_trigger_b4_dl.*unreachable/g)?.length, 1, server.output());
 
   await memcached.restart(); // same port, empty
@@ -284,7 +280,7 @@ test('trigger (memcached): memcached stops → 307 within 1 s and the server sta
   // And the state really is in the new memcached: a new visitor is still denied.
   assertDenied(t, await get(server.port, '/downloads/movie.mpg', { from: '127.0.0.32' }), 'new visitor');
   t.is(server.output().match(/listening on/g)?.length, 1, 'one start only');
-  await waitFor(() => /answers again/.test(server.output()));
+  await eventually(() => /answers again/.test(server.output()));
   t.regex(server.output(), /mod_trigger_b4_dl.*answers again/, 'the end of the outage is logged');
 });
 

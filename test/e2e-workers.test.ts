@@ -9,7 +9,7 @@
  * (/proc/net/tcp). In cluster mode on Linux the primary hands each accepted connection to one
  * worker and closes its own copy.
  */
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import {
   startKoaLighty,
   stillAlive,
 } from './helpers/koa-lighty.js';
+import { eventually } from './helpers/wait.js';
 
 const E2E2 = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e2');
 
@@ -184,9 +185,15 @@ test('--workers 2: start-up warnings go to server.errorlog, each once (not once 
   });
   t.teardown(() => server.stop());
   t.is((await rawRequest(server.port, '/')).status, 200);
-  await sleep(200);
-  const text = readFileSync(errorLog, 'utf8');
+  // The log is written through a stream: wait for both lines, then long enough for a second copy.
+  let text = '';
   const count = (needle: string) => text.split('\n').filter((line) => line.includes(needle)).length;
+  await eventually(() => {
+    text = existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '';
+    return count('server.max-keep-alive-idle') > 0 && count('secdownload.algorithm') > 0;
+  });
+  await sleep(200);
+  text = readFileSync(errorLog, 'utf8');
   t.is(count('server.max-keep-alive-idle'), 1, `error log:\n${text}\nstdout/stderr:\n${server.output()}`);
   t.is(count('secdownload.algorithm'), 1, `error log:\n${text}\nstdout/stderr:\n${server.output()}`);
 });

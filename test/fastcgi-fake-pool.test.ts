@@ -10,8 +10,9 @@ import { takeEndedBody } from '../src/fastcgi/exchange.js';
 import { BackendPool } from '../src/fastcgi/pool.js';
 import { encodeRecord, RecordType } from '../src/fastcgi/records.js';
 import { FakePeer } from './helpers/fake-fastcgi.js';
-import { eventually, params, poolOnFake, readAll } from './helpers/fake-pool.js';
+import { params, poolOnFake, readAll } from './helpers/fake-pool.js';
 import { deadPort } from './helpers/ports.js';
+import { eventually } from './helpers/wait.js';
 
 const answer = FakePeer.answer;
 

@@ -12,6 +12,7 @@ import test from 'ava';
 import { getValues } from '../src/fastcgi/connection.js';
 import { BackendPool } from '../src/fastcgi/pool.js';
 import { phpParams, startPhpCgi } from './helpers/php-cgi.js';
+import { eventually } from './helpers/wait.js';
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -185,6 +186,6 @@ test('killing php-cgi during a request fails that request clearly', async (t) =>
   process.kill(-server.pid, 'SIGKILL');
   const error = await t.throwsAsync(readAll(res.body));
   t.is(error.name, 'ClosedMidResponse');
-  await sleep(50);
+  await eventually(() => pool.connections === 0);
   t.is(pool.connections, 0);
 });

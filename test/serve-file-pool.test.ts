@@ -18,6 +18,7 @@ import { fileInfo, forgetFile } from '../src/http/file-info.js';
 import { FILE_CHUNK, FileStream, fileBuffers } from '../src/http/file-stream.js';
 import { serveFile } from '../src/http/serve-file.js';
 import { serve } from './helpers/http.js';
+import { eventually } from './helpers/wait.js';
 
 /**
  * Large files go out through FileStream: pooled read buffers reused only after the socket's
@@ -47,15 +48,6 @@ function fdsOn(path: string): number {
     }
   }
   return n;
-}
-
-async function until(check: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return true;
 }
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -138,11 +130,11 @@ test.serial('a large file arrives whole, over keep-alive, and reuses the same bu
     t.is(sha(Buffer.concat([head.bodyStart, rest.bytes])), sha(bytes));
     r.socket.destroy();
   }
-  t.true(await until(() => fileBuffers.lent === 0));
+  t.true(await eventually(() => fileBuffers.lent === 0));
   // FILE_CHUNK pieces a response, from two buffers at most, the same ones every time.
   t.is(fileBuffers.acquired - acquired, 5 * Math.ceil(bytes.length / FILE_CHUNK));
   t.true(fileBuffers.allocated - before <= 2, `allocated ${fileBuffers.allocated - before}`);
-  t.true(await until(() => fdsOn(path) === 0));
+  t.true(await eventually(() => fdsOn(path) === 0));
   t.deepEqual(errors, []);
 });
 
@@ -172,7 +164,7 @@ test.serial(
     const bodies = await Promise.all(Array.from({ length: 8 }, one));
     t.true(fileBuffers.acquired - acquired >= 8 * Math.ceil(bytes.length / FILE_CHUNK));
     for (const body of bodies) t.is(sha(body), sha(bytes));
-    t.true(await until(() => fileBuffers.lent === 0));
+    t.true(await eventually(() => fileBuffers.lent === 0));
   },
 );
 
@@ -187,9 +179,12 @@ test.serial('a client gone after the first bytes: fd closed, buffers back, serve
     t.is(fdsOn(path), 1);
     r.socket.destroy();
   }
-  t.true(await until(() => fdsOn(path) === 0), 'fd closed');
-  t.true(await until(() => fileBuffers.lent === 0), `buffers back (lent ${fileBuffers.lent})`);
-  t.true(await until(() => readdirSync('/proc/self/fd').length <= baseline), 'fd count back to baseline');
+  t.true(await eventually(() => fdsOn(path) === 0), 'fd closed');
+  t.true(await eventually(() => fileBuffers.lent === 0), `buffers back (lent ${fileBuffers.lent})`);
+  t.true(
+    await eventually(() => readdirSync('/proc/self/fd').length <= baseline),
+    'fd count back to baseline',
+  );
   // And the next request is served.
   const r = rawGet(port, '/gone.bin', 'Range: bytes=100-199\r\n');
   const head = await r.head;
@@ -208,7 +203,7 @@ test.serial('a slow client holds at most two buffers, not the file', async (t) =
   await new Promise((resolve) => setTimeout(resolve, 300));
   t.true(fileBuffers.lent >= 1 && fileBuffers.lent <= 2, `lent ${fileBuffers.lent}`);
   r.socket.destroy();
-  t.true(await until(() => fileBuffers.lent === 0));
+  t.true(await eventually(() => fileBuffers.lent === 0));
 });
 
 test.serial('a file truncated while being sent cuts the connection instead of hanging', async (t) => {
@@ -228,8 +223,8 @@ test.serial('a file truncated while being sent cuts the connection instead of ha
   if (rest === 'hung') return void r.socket.destroy();
   t.true(rest.closed);
   t.true(head.bodyStart.length + rest.bytes.length < size);
-  t.true(await until(() => fdsOn(path) === 0));
-  t.true(await until(() => fileBuffers.lent === 0));
+  t.true(await eventually(() => fdsOn(path) === 0));
+  t.true(await eventually(() => fileBuffers.lent === 0));
   t.true(errors.some((e) => (e as { code?: string }).code === 'ESHRUNK'));
 });
 
@@ -258,8 +253,8 @@ test.serial('HEAD, a single range and multipart ranges of a large file', async (
   t.is(body.length, Number(multi.headers.get('content-length')));
   t.true(body.includes(bytes.subarray(0, 10)));
   t.true(body.includes(bytes.subarray(1000000, 3000000)));
-  t.true(await until(() => fdsOn(path) === 0));
-  t.true(await until(() => fileBuffers.lent === 0));
+  t.true(await eventually(() => fdsOn(path) === 0));
+  t.true(await eventually(() => fileBuffers.lent === 0));
 });
 
 test.serial('FileStream read any other way pushes fresh buffers and reports a shrunk file', async (t) => {
@@ -277,7 +272,7 @@ test.serial('FileStream read any other way pushes fresh buffers and reports a sh
     },
     { message: /shrunk/ },
   );
-  t.true(await until(() => fdsOn(path) === 0));
+  t.true(await eventually(() => fdsOn(path) === 0));
   // A file gone before it is opened: the open error.
   unlinkSync(path);
   await t.throwsAsync(

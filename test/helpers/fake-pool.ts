@@ -1,6 +1,5 @@
 /** A BackendPool in front of a scripted fake FastCGI server, and small helpers its tests share. */
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
 import { BackendPool, type BackendPoolOptions } from '../../src/fastcgi/pool.js';
 import { type FakeServer, startFakeFastCgi } from './fake-fastcgi.js';
@@ -11,16 +10,6 @@ export async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** Polls until `condition` holds, for up to `ms`; returns whether it did. */
-export async function eventually(condition: () => boolean, ms = 3000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await sleep(10);
-  }
-  return true;
 }
 
 /** The fake server running `script`, and a pool on it; both closed in teardown. */
