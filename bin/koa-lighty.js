@@ -1,7 +1,6 @@
-#!/usr/bin/env -S node --expose-gc
+#!/usr/bin/env node
 // The command users type. It runs the compiled code in dist/ (built by `npm run build`,
-// which `npm start` and `npm test` do first). The shebang carries the V8 flags of
-// src/server/node-flags.ts (a test keeps them equal); `node bin/koa-lighty.js` runs without.
+// which `npm start` and `npm test` do first).
 import { main } from '../dist/server/cli.js';
 
 main(process.argv.slice(2)).then(

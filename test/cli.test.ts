@@ -4,13 +4,16 @@
  * document root and a busy port, the warning for an unsupported option, and a clean stop on
  * SIGTERM/SIGINT that takes the spawned php-cgi along.
  */
+import { execFile } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { rawRequest } from './helpers/http.js';
 import {
+  BIN,
   descendantPids,
   PACKAGE_ROOT,
   processName,
@@ -63,6 +66,11 @@ test('--version prints the package version and exits 0', async (t) => {
     t.regex(r.stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`));
     t.is(r.stdout.trim().split('\n').length, 1);
   }
+});
+
+test('the bin runs as a command of its own (its shebang), as `koa-lighty` after npm install', async (t) => {
+  const { stdout } = await promisify(execFile)(BIN, ['--version']);
+  t.regex(stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`));
 });
 
 test('an unknown argument: exit 2 with the usage, naming the argument', async (t) => {

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { NODE_FLAGS } from '../src/server/node-flags.js';
 import { rawRequest } from './helpers/http.js';
 import {
   descendantPids,
@@ -98,12 +97,6 @@ test('--workers 2: both workers serve PHP, share the trigger file database, and 
   const workers = children.filter((pid) => processName(pid) === 'node');
   const php = children.filter((pid) => processName(pid) === 'php-cgi');
   t.is(workers.length, 2, `node workers: ${workers.join(', ')}`);
-  // Forked with the server's V8 flags (src/server/node-flags.ts), though the test started the
-  // primary as `node bin/koa-lighty.js` without them.
-  for (const pid of workers) {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    for (const flag of NODE_FLAGS) t.true(argv.includes(flag), `worker ${pid}: ${argv.join(' ')}`);
-  }
   // One php-cgi master and its 4 children, spawned once by the primary, not once per worker.
   t.is(php.length, 5, `php-cgi: ${php.join(', ')}`);
 

@@ -1,6 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NODE_FLAGS } from '../../src/server/node-flags.js';
 import { freePort, type Started, sleep, start, waitForPort } from './proc.js';
 import { exists, type PhpPool, ROOT, renderTemplate, type Site } from './site.js';
 
@@ -63,8 +62,7 @@ export async function startServer(spec: ServerSpec, options: StartOptions): Prom
     if (!exists(KOA_LIGHTY_CLI)) throw new Error('dist/server/cli.js is not built (npm run build)');
     const conf = join(tmp, 'koa-lighty.conf');
     await writeFile(conf, await renderTemplate('koa-lighty.conf', values));
-    // The flags the bin's shebang gives a user who types `koa-lighty -f …`.
-    const nodeArgs: string[] = [...NODE_FLAGS];
+    const nodeArgs: string[] = [];
     if (options.cpuProfDir) {
       await mkdir(options.cpuProfDir, { recursive: true });
       nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);

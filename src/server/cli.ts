@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseServerArgs, USAGE, UsageError } from './args.js';
 import { describeAddress, dropPrivileges, listenOn, writePidFile } from './listen.js';
-import { withNodeFlags } from './node-flags.js';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -116,8 +115,6 @@ async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig
   const workers = new Set<import('node:cluster').Worker>();
   let listening = 0;
   let stopping = false;
-  // Workers get the server's V8 flags even when the primary was started without them.
-  cluster.setupPrimary({ execArgv: withNodeFlags(process.execArgv) });
   const fork = (index: number) => {
     const worker = cluster.fork({ KOA_LIGHTY_WORKER: String(index) });
     workers.add(worker);
