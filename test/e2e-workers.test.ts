@@ -9,7 +9,7 @@
  * (/proc/net/tcp). In cluster mode on Linux the primary hands each accepted connection to one
  * worker and closes its own copy.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,43 +23,10 @@ import {
   startKoaLighty,
   stillAlive,
 } from './helpers/koa-lighty.js';
+import { socketInodes, TCP_ESTABLISHED, tcpSocketInodes } from './helpers/ports.js';
 import { eventually } from './helpers/wait.js';
 
 const E2E2 = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e2');
-
-/** Socket inodes a process holds open. */
-function socketInodes(pid: number): Set<string> {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (match) inodes.add(match[1]!);
-    } catch {
-      // closed while we looked
-    }
-  }
-  return inodes;
-}
-
-/** Inodes of established TCP connections whose local port is `port` (server side). */
-function establishedOnPort(port: number): Set<string> {
-  const inodes = new Set<string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields.length < 10) continue;
-      const localPort = Number.parseInt(fields[1]!.split(':')[1]!, 16);
-      if (localPort === port && fields[3] === '01') inodes.add(fields[9]!);
-    }
-  }
-  return inodes;
-}
 
 /** GET over a keep-alive agent; resolves to status and body. */
 function get(agent: Agent, port: number, path: string): Promise<{ status: number; body: string }> {
@@ -136,7 +103,7 @@ test('--workers 2: both workers serve PHP, share the trigger file database, and 
   t.is(ok, 200);
 
   // The connections are still open (keep-alive): each is held by exactly one worker.
-  const connections = establishedOnPort(server.port);
+  const connections = tcpSocketInodes(server.port, TCP_ESTABLISHED);
   const perWorker = workers.map((pid) => [...socketInodes(pid)].filter((i) => connections.has(i)).length);
   t.true(
     perWorker.every((n) => n > 0),

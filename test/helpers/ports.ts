@@ -100,12 +100,23 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>): Promis
 }
 
 /**
- * Whether process `pid` itself listens on TCP `port` (Linux: the socket inodes in /proc/net/tcp
- * and tcp6 against the process's descriptors). That the port accepts connections is not
+ * Whether process `pid` itself listens on TCP `port`. That the port accepts connections is not
  * enough to know a child started: had another test process taken the port, its server would
  * answer while ours failed to bind.
  */
 export function listensOn(pid: number, port: number): boolean {
+  const listening = tcpSocketInodes(port, TCP_LISTEN);
+  if (listening.size === 0) return false;
+  for (const inode of socketInodes(pid)) if (listening.has(inode)) return true;
+  return false;
+}
+
+/** Socket states as /proc/net/tcp writes them. */
+export const TCP_ESTABLISHED = '01';
+export const TCP_LISTEN = '0A';
+
+/** Inodes of the TCP sockets in `state` whose local port is `port` (Linux: /proc/net/tcp, tcp6). */
+export function tcpSocketInodes(port: number, state: string): Set<string> {
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
@@ -113,27 +124,31 @@ export function listensOn(pid: number, port: number): boolean {
       text = readFileSync(table, 'utf8');
     } catch {}
     for (const line of text.split('\n').slice(1)) {
-      // sl local_address rem_address st ... inode: the state 0A is LISTEN.
+      // sl local_address rem_address st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
       const fields = line.trim().split(/\s+/);
-      if (fields[3] !== '0A' || fields[9] === undefined) continue;
+      if (fields[3] !== state || fields[9] === undefined) continue;
       if (Number.parseInt(fields[1]!.split(':')[1]!, 16) === port) inodes.add(fields[9]);
     }
   }
-  if (inodes.size === 0) return false;
-  let descriptors: string[];
+  return inodes;
+}
+
+/** Inodes of the sockets a process holds open (Linux: /proc/PID/fd); none once it is gone. */
+export function socketInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  let descriptors: string[] = [];
   try {
     descriptors = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return false;
-  }
-  return descriptors.some((fd) => {
+  } catch {}
+  for (const fd of descriptors) {
     try {
       const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      return socket !== null && inodes.has(socket[1]!);
+      if (socket) inodes.add(socket[1]!);
     } catch {
-      return false;
+      // closed while we looked
     }
-  });
+  }
+  return inodes;
 }
 
 /** The first of `count` consecutive free ports (for max-procs' port+n), as freePort() picks them. */
