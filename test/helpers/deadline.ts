@@ -4,8 +4,8 @@ import type { Middleware } from 'koa';
  * Deadline checks that a loaded machine does not fail. The code under test keeps its deadline
  * with a timer of the test's own process; a timer started at the same moment is late by as
  * much, so "how long after that timer fired did the work settle" measures the code, while a
- * stopwatch also measures how busy the machine was (CI once saw a 200 ms deadline kept 942 ms
- * after the call on an overloaded machine).
+ * stopwatch also measures how busy the machine was (on an overloaded machine, a 200 ms deadline
+ * was once kept 942 ms after the call).
  */
 
 /** How much later than its deadline a call may settle: its way back through the event loop. */
