@@ -4,12 +4,10 @@
  * document root and a busy port, the warning for an unsupported option, and a clean stop on
  * SIGTERM/SIGINT that takes the spawned php-cgi along.
  */
-import { execFile } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import test from 'ava';
 import { rawRequest } from './helpers/http.js';
 import {
@@ -18,6 +16,7 @@ import {
   PACKAGE_ROOT,
   processName,
   runCli,
+  runCommand,
   startKoaLighty,
   stillAlive,
 } from './helpers/koa-lighty.js';
@@ -69,8 +68,9 @@ test('--version prints the package version and exits 0', async (t) => {
 });
 
 test('the bin runs as a command of its own (its shebang), as `koa-lighty` after npm install', async (t) => {
-  const { stdout } = await promisify(execFile)(BIN, ['--version']);
-  t.regex(stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`));
+  const r = await runCommand(BIN, ['--version']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`));
 });
 
 test('an unknown argument: exit 2 with the usage, naming the argument', async (t) => {

@@ -25,8 +25,6 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const fixture = (...parts: string[]) => readFileSync(join(E2E2, ...parts));
 const CANARY = 'CANARY-e2e2';
 
-let confCount = 0;
-/** Writes a config under the test's temp dir and returns its path. */
 /** `koa-lighty -t` refuses the file: non-zero, no "Syntax OK", the file and a line matching `line` named, and each of `mentions`. */
 async function refusedByCheck(t: ExecutionContext, file: string, line: string, mentions: RegExp[]) {
   const r = await runCli(['-t', '-f', file]);
@@ -36,6 +34,8 @@ async function refusedByCheck(t: ExecutionContext, file: string, line: string, m
   for (const mention of mentions) t.regex(r.stderr, mention);
 }
 
+let confCount = 0;
+/** Writes a config under the test's temp dir and returns its path. */
 function writeConf(text: string): string {
   const path = join(dir, `c${++confCount}.conf`);
   writeFileSync(path, text);

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { BIN } from './helpers/koa-lighty.js';
+import { BIN, runCommand } from './helpers/koa-lighty.js';
 import { LIGHTTPD } from './helpers/lighttpd.js';
 import { startMemcached } from './helpers/memcached.js';
 import {
@@ -98,28 +97,8 @@ test('lighttpd, memcached and koa-lighty say "address already in use" in words o
     ['koa-lighty', process.execPath, [BIN, '-f', conf]],
   ];
   for (const [name, command, args] of servers) {
-    const { code, output } = await run(command, args);
-    t.not(code, 0, `${name} exited with ${code}: ${output}`);
-    t.regex(output, ADDRESS_IN_USE, name);
+    const { code, stdout, stderr } = await runCommand(command, args, { timeoutMs: 10_000, label: name });
+    t.not(code, 0, `${name} exited with ${code}: ${stdout}${stderr}`);
+    t.regex(stdout + stderr, ADDRESS_IN_USE, name);
   }
 });
-
-/** Runs a command to its end (10 s at most): its exit code and everything it printed. */
-function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}

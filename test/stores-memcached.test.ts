@@ -68,7 +68,8 @@ test('memcached store: the expiry is the timeout; 0 never expires', async (t) =>
 test('memcached store: a silent server fails each call within the deadline', async (t) => {
   const silent = await startSilentServer();
   t.teardown(() => silent.close());
-  const store = memcachedStore({ servers: [silent.server], deadlineMs: 200 });
+  const deadlineMs = 200;
+  const store = memcachedStore({ servers: [silent.server], deadlineMs });
   t.teardown(() => store.close());
   const calls: Array<() => Promise<unknown>> = [
     () => store.get('a'),
@@ -76,7 +77,7 @@ test('memcached store: a silent server fails each call within the deadline', asy
     () => store.delete('a'),
   ];
   for (const call of calls) {
-    const { outcome, lateMs } = await againstDeadline(call, 200);
+    const { outcome, lateMs } = await againstDeadline(call, deadlineMs);
     t.is(outcome.status, 'rejected');
     t.true(lateMs < DEADLINE_SLACK_MS, `failed ${Math.round(lateMs)} ms after the deadline`);
   }
@@ -86,14 +87,15 @@ test('memcached store: a silent server fails each call within the deadline', asy
 test('memcached store: a stopped server fails fast; after a restart the same store works again', async (t) => {
   const memcached = await startMemcached();
   t.teardown(() => memcached.stop());
-  const store = memcachedStore({ servers: [memcached.server], deadlineMs: 1_000 });
+  const deadlineMs = 1_000;
+  const store = memcachedStore({ servers: [memcached.server], deadlineMs });
   t.teardown(() => store.close());
   await store.set('a', 1_700_000_000, 60);
   t.is(await store.get('a'), 1_700_000_000);
 
   await memcached.stop();
   for (let i = 0; i < 3; i++) {
-    const { outcome, lateMs } = await againstDeadline(() => store.get('a'), 1_000);
+    const { outcome, lateMs } = await againstDeadline(() => store.get('a'), deadlineMs);
     t.is(outcome.status, 'rejected');
     t.true(
       lateMs < 0,
@@ -142,10 +144,11 @@ test('memcached store: a connection closed under a request fails it at once; lat
   t.teardown(() => memcached.stop());
   const proxy = await proxyDroppingFirstConnection(memcached.port);
   t.teardown(() => proxy.close());
-  const store = memcachedStore({ servers: [proxy.server], deadlineMs: 2_000 });
+  const deadlineMs = 2_000;
+  const store = memcachedStore({ servers: [proxy.server], deadlineMs });
   t.teardown(() => store.close());
 
-  const { outcome, lateMs } = await againstDeadline(() => store.get('a'), 2_000);
+  const { outcome, lateMs } = await againstDeadline(() => store.get('a'), deadlineMs);
   t.is(outcome.status, 'rejected');
   t.true(lateMs < 0, `failed ${Math.round(lateMs)} ms after the deadline, not at the close`);
   // Keep calling past memjs's request timeout (the deadline): nothing left over from the

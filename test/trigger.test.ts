@@ -6,9 +6,11 @@ import type { TriggerStore } from '../src/stores/types.js';
 import { DEADLINE_SLACK_MS, lateHeader } from './helpers/deadline.js';
 import { rawRequest, serve } from './helpers/http.js';
 
-/** The middleware in front of a site that answers 200 for anything under /files/, 404 else. */
-/** `lateFor`: answers carry X-Test-Late-Ms against a deadline of that many ms (helpers/deadline). */
-async function site(t: ExecutionContext, options: Partial<TriggerOptions> = {}, lateFor?: number) {
+/**
+ * The middleware in front of a site that answers 200 for anything under /files/, 404 else.
+ * Given a deadlineMs, answers carry X-Test-Late-Ms against it (helpers/deadline.ts).
+ */
+async function site(t: ExecutionContext, options: Partial<TriggerOptions> = {}) {
   const log = memoryLogger();
   const trigger = triggerBeforeDownload({
     triggerUrl: '^/(index\\.html)?$',
@@ -20,7 +22,7 @@ async function site(t: ExecutionContext, options: Partial<TriggerOptions> = {}, 
   });
   const app = new Koa();
   app.silent = true;
-  if (lateFor !== undefined) app.use(lateHeader(lateFor));
+  if (options.deadlineMs !== undefined) app.use(lateHeader(options.deadlineMs));
   app.use(trigger);
   app.use((ctx) => {
     if (ctx.path === '/' || ctx.path.startsWith('/files/')) ctx.body = `served ${ctx.path}`;
@@ -250,7 +252,7 @@ test('a store that never answers is given up on within the deadline', async (t) 
     delete: () => new Promise(() => {}),
     async close() {},
   };
-  const { port, log } = await site(t, { store: hanging, deadlineMs: 150 }, 150);
+  const { port, log } = await site(t, { store: hanging, deadlineMs: 150 });
   for (const path of ['/', '/files/a.zip']) {
     const response = await rawRequest(port, path);
     t.is(response.status, path === '/' ? 200 : 307);
