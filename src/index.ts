@@ -18,10 +18,12 @@ export {
   fastcgi,
 } from './middleware/fastcgi.js';
 export { type RedirectOptions, redirect } from './middleware/redirect.js';
+export { BadRequestHead, requestHead } from './middleware/request-head.js';
 export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { type SecdownloadUrlOptions, secdownloadUrl } from './secdownload/url.js';
 export { createApp, type LightyApp, type LoadedConfig, loadConfig } from './server/app.js';
+export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { fileStore, memcachedStore, memoryStore, type TriggerStore } from './stores/index.js';

@@ -4,6 +4,7 @@
  * blocks that hold for a request) and returns plain options for one stage.
  */
 import { resolve } from 'node:path';
+import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
 import type { ListenAddress } from '../server/listen.js';
 import type { OptionReader } from './option-reader.js';
@@ -20,6 +21,10 @@ export interface ServerSettings {
   user?: string;
   group?: string;
   modules: string[];
+  /** server.max-request-field-size: request line and headers, in bytes (431 beyond). */
+  maxRequestFieldSize: number;
+  /** server.systemd-socket-activation: listen on the socket systemd hands over on fd 3. */
+  socketActivation: boolean;
 }
 
 export function serverSettings(r: OptionReader): ServerSettings {
@@ -37,6 +42,11 @@ export function serverSettings(r: OptionReader): ServerSettings {
     user: r.string('server.username') || undefined,
     group: r.string('server.groupname') || undefined,
     modules: r.list('server.modules'),
+    maxRequestFieldSize: r.int('server.max-request-field-size', DEFAULT_MAX_REQUEST_FIELD_SIZE, {
+      min: 256,
+      max: 65535,
+    }),
+    socketActivation: r.bool('server.systemd-socket-activation', false),
   };
 }
 
@@ -196,6 +206,8 @@ export const SUPPORTED_OPTIONS = new Set([
   'server.follow-symlink',
   'server.force-lowercase-filenames',
   'server.name',
+  'server.max-request-field-size',
+  'server.systemd-socket-activation',
   'accesslog.filename',
   'index-file.names',
   'mimetype.assign',

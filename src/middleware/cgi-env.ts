@@ -112,7 +112,7 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
   params.push(
     ['SERVER_PORT', String(socket.localPort ?? '')],
     ['SERVER_ADDR', plainAddress(socket.localAddress)],
-    ['SERVER_NAME', options.serverName || serverNameFromHost(ctx.get('Host'), socket.localAddress)],
+    ['SERVER_NAME', options.serverName || serverNameFromHost(ctx.get('Host'))],
     // Behind a proxy Koa was told to trust (app.proxy), the client is X-Forwarded-For's address.
     ['REMOTE_ADDR', ctx.app.proxy ? ctx.ip : plainAddress(socket.remoteAddress)],
     ['REMOTE_PORT', String(socket.remotePort ?? '')],
@@ -220,8 +220,9 @@ function encodePath(path: string): string {
     .join('/');
 }
 
-function serverNameFromHost(host: string, localAddress: string | undefined): string {
-  if (!host) return plainAddress(localAddress);
+/** Without a Host (HTTP/1.0) lighttpd passes SERVER_NAME empty (seen), not its own address. */
+function serverNameFromHost(host: string): string {
+  if (!host) return '';
   if (host.startsWith('[')) {
     const close = host.indexOf(']');
     return close >= 0 ? host.slice(0, close + 1) : host;

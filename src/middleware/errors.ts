@@ -29,7 +29,8 @@ export function lighttpdErrors(options: LighttpdErrorsOptions = {}): Middleware 
         ctx.req.socket.destroy();
         return;
       }
-      return respondWithError(ctx, status);
+      // A stage that asked for the connection to close (a broken request head) still gets that.
+      return respondWithError(ctx, status, ['Connection']);
     }
     if (ctx.status >= 400 && ctx.body == null && !ctx.headerSent) respondWithError(ctx, ctx.status);
   };

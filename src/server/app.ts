@@ -37,6 +37,7 @@ import { alias } from '../middleware/alias.js';
 import { lighttpdErrors } from '../middleware/errors.js';
 import { type FastCgiKey, type FastCgiMiddleware, fastcgi } from '../middleware/fastcgi.js';
 import { redirect } from '../middleware/redirect.js';
+import { requestHead } from '../middleware/request-head.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
 import { secdownload } from '../middleware/secdownload.js';
 import { staticFiles } from '../middleware/static.js';
@@ -147,6 +148,8 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
   if (server.accessLog && server.modules.includes('mod_accesslog')) app.use(accessLog(server.accessLog));
+  // Before the conditions are evaluated: they must see the host the request really names.
+  app.use(requestHead({ maxRequestFieldSize: server.maxRequestFieldSize }));
   const conditional = config.blocks.length > 0;
   app.use(function selectPipeline(ctx, next) {
     if (!conditional) return pipelineFor([])(ctx, next);

@@ -1,10 +1,21 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ServerSettings } from '../config/mapping.js';
 import { parseServerArgs, USAGE, UsageError } from './args.js';
-import { describeAddress, dropPrivileges, listenOn, writePidFile } from './listen.js';
+import { createHttpServer } from './http-server.js';
+import {
+  activatedSockets,
+  describeAddress,
+  dropPrivileges,
+  type ListenAddress,
+  listenOn,
+  writePidFile,
+} from './listen.js';
+
+/** The env variable that hands a primary's inherited sockets on to its workers (--workers). */
+const WORKER_SOCKETS = 'KOA_LIGHTY_ACTIVATED_FDS';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -65,8 +76,13 @@ export async function main(argv: string[]): Promise<number> {
     : undefined;
   const lighty = createApp(loaded, { worker });
   if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
-  const server = createServer(lighty.app.callback());
-  server.keepAliveTimeout = 5000;
+  const addresses = listenAddresses(loaded.server, lighty.listen, worker !== undefined);
+  const servers = addresses.map(() =>
+    createHttpServer(lighty.app.callback(), {
+      maxRequestFieldSize: loaded.server.maxRequestFieldSize,
+      log: lighty.log,
+    }),
+  );
   let removePid = () => {};
   // Signals are handled from here on: one that arrives while starting still stops cleanly.
   const stopped = new Promise<number>((resolve) => {
@@ -75,9 +91,13 @@ export async function main(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       lighty.log.info('server', `${signal}: shutting down`);
-      server.close();
-      server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), 5000);
+      for (const server of servers) {
+        server.close();
+        server.closeIdleConnections();
+      }
+      const force = setTimeout(() => {
+        for (const server of servers) server.closeAllConnections();
+      }, 5000);
       force.unref();
       lighty.close().finally(() => {
         removePid();
@@ -90,15 +110,16 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  const address = await listenOn(server, lighty.listen);
+  const bound = await Promise.all(servers.map((server, i) => listenOn(server, addresses[i]!)));
   if (!worker) removePid = writePidFile(lighty.pidFile);
   dropPrivileges(lighty.user, lighty.group);
   await lighty.ready();
+  const where = bound.map(describeAddress).join(', ');
   if (!worker) {
-    console.log(`koa-lighty ${version()} listening on ${describeAddress(address)} (${configFile})`);
-    if (demo) for (const line of lighty.demoLinks(address)) console.log(line);
+    console.log(`koa-lighty ${version()} listening on ${where} (${configFile})`);
+    if (demo) for (const line of lighty.demoLinks(bound[0]!)) console.log(line);
   } else {
-    process.send?.({ listening: describeAddress(address) });
+    process.send?.({ listening: where });
   }
   return stopped;
 }
@@ -115,8 +136,14 @@ async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig
   const workers = new Set<import('node:cluster').Worker>();
   let listening = 0;
   let stopping = false;
+  // Workers listen on the primary's inherited descriptors: cluster creates the handle in the
+  // primary from the fd number and hands connections out as for any port.
+  const inherited = loaded.server.socketActivation ? activatedSockets() : undefined;
   const fork = (index: number) => {
-    const worker = cluster.fork({ KOA_LIGHTY_WORKER: String(index) });
+    const worker = cluster.fork({
+      KOA_LIGHTY_WORKER: String(index),
+      ...(inherited ? { [WORKER_SOCKETS]: inherited.map((s) => s.fd).join(',') } : {}),
+    });
     workers.add(worker);
     worker.on('message', (msg: { listening?: string }) => {
       if (msg?.listening && ++listening === count)
@@ -144,4 +171,21 @@ async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/**
+ * Where this process listens: the sockets systemd handed over when the config asks for them
+ * and some were passed (else server.bind/server.port, as lighttpd falls back), or, in a
+ * worker, the primary's.
+ */
+function listenAddresses(
+  server: ServerSettings,
+  configured: ListenAddress,
+  isWorker: boolean,
+): ListenAddress[] {
+  if (isWorker) {
+    const fds = process.env[WORKER_SOCKETS];
+    return fds ? fds.split(',').map((fd) => ({ fd: Number(fd) })) : [configured];
+  }
+  return (server.socketActivation && activatedSockets()) || [configured];
 }

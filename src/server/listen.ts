@@ -1,14 +1,45 @@
 import { closeSync, existsSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
-/** Where to listen: server.bind + server.port, or a unix socket when server.bind starts with `/`. */
-export type ListenAddress = { host: string; port: number } | { path: string };
+/**
+ * Where to listen: server.bind + server.port, a unix socket when server.bind starts with `/`,
+ * or a socket already listening on a descriptor (systemd socket activation).
+ */
+export type ListenAddress = { host: string; port: number } | { path: string } | { fd: number };
 
 export function describeAddress(address: ListenAddress): string {
+  if ('fd' in address) return `fd ${address.fd}`;
   return 'path' in address
     ? `unix:${address.path}`
     : `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+/** sd_listen_fds(3): the first descriptor systemd hands over. */
+const SD_LISTEN_FDS_START = 3;
+
+/**
+ * server.systemd-socket-activation: the listening sockets systemd (or any supervisor speaking
+ * its protocol) passed on fd 3, 4, …, or undefined when none were passed to this process.
+ * `LISTEN_PID` must name this process; lighttpd also accepts `parent:PID` naming the parent,
+ * which is what a supervisor that cannot know the child's pid in advance (a test, a wrapper)
+ * sets. The variables are removed so that spawned programs (php-cgi) do not take the sockets
+ * for theirs.
+ */
+export function activatedSockets(
+  env: NodeJS.ProcessEnv = process.env,
+  pid: number = process.pid,
+  ppid: number = process.ppid,
+): Array<{ fd: number }> | undefined {
+  const listenPid = env.LISTEN_PID ?? '';
+  const count = Number.parseInt(env.LISTEN_FDS ?? '', 10);
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  const ours = listenPid.startsWith('parent:')
+    ? Number(listenPid.slice('parent:'.length)) === ppid
+    : Number(listenPid) === pid;
+  if (!ours || !(count > 0 && count < 5000)) return undefined;
+  return Array.from({ length: count }, (_, i) => ({ fd: SD_LISTEN_FDS_START + i }));
 }
 
 /** Listens, turning the errors a user makes (busy port, no permission) into one clear line. */
@@ -29,11 +60,15 @@ export async function listenOn(server: Server, address: ListenAddress): Promise<
       server.off('error', onError);
       resolve();
     };
-    if ('path' in address) server.listen(address.path, done);
+    if ('fd' in address) server.listen({ fd: address.fd }, done);
+    else if ('path' in address) server.listen(address.path, done);
     else server.listen(address.port, address.host, done);
   });
   if ('path' in address) return address;
-  const bound = server.address() as AddressInfo;
+  const bound = server.address();
+  // An inherited unix socket: its path is what `address()` gives.
+  if (typeof bound === 'string') return { path: bound };
+  if (!bound) return address;
   return { host: bound.address, port: bound.port };
 }
 

@@ -51,7 +51,16 @@ export function rawRequest(
   return rawExchange(port, Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
 }
 
-export function rawExchange(port: number, request: Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+/**
+ * `halfClose`: shut down the sending side after the request (shutdown(SHUT_WR), as `nc -N`
+ * and lighttpd's own test suite do); the response is still read to the end.
+ */
+export function rawExchange(
+  port: number,
+  request: Buffer,
+  timeoutMs = 10_000,
+  { halfClose = false }: { halfClose?: boolean } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -81,7 +90,8 @@ export function rawExchange(port: number, request: Buffer, timeoutMs = 10_000): 
       if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
       resolve({ status: Number(statusLine!.split(' ')[1]), headers, headerLines, body });
     });
-    socket.write(request);
+    if (halfClose) socket.end(request);
+    else socket.write(request);
   });
 }
 

@@ -28,6 +28,8 @@ export interface StartKoaLightyOptions {
   env?: Record<string, string>;
   /** How long to wait for the "listening on" line (ms, default 20 s). */
   timeoutMs?: number;
+  /** Descriptors of this process handed to the child as its fd 3, 4, … (socket activation). */
+  passFds?: number[];
 }
 
 export interface RunningKoaLighty {
@@ -79,7 +81,7 @@ async function launch(options: StartKoaLightyOptions, port: number): Promise<Run
   const child = spawn(process.execPath, argv, {
     cwd: PACKAGE_ROOT,
     env: { ...process.env, KOA_LIGHTY_DEMO_PORT: String(port), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.passFds ?? [])],
   });
   let output = '';
   let stdout = '';

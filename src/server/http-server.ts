@@ -1,0 +1,73 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorPageBody, reasonPhrase } from '../http/error-page.js';
+import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
+import { defaultLogger, type Logger } from '../log.js';
+
+/**
+ * The HTTP/1.1 server koa-lighty answers on, set up the way lighttpd behaves where Node's
+ * defaults differ. Koa users can wrap their own app with it to get the same edges.
+ */
+export interface HttpServerOptions {
+  /**
+   * server.max-request-field-size: the request line plus all header lines, in bytes; larger
+   * requests get 431. lighttpd's default is 8192 (Node's own is 16384).
+   */
+  maxRequestFieldSize?: number;
+  /** server.max-keep-alive-idle, in ms (default 5 s, as lighttpd). */
+  keepAliveTimeoutMs?: number;
+  /** Where a request Node's parser refused is logged (one line each). */
+  log?: Logger;
+}
+
+export function createHttpServer(handler: RequestListener, options: HttpServerOptions = {}): Server {
+  const log = options.log ?? defaultLogger;
+  const server = createServer(
+    {
+      maxHeaderSize: options.maxRequestFieldSize ?? DEFAULT_MAX_REQUEST_FIELD_SIZE,
+      // Node's parser stays strict: its lenient mode also lets request smuggling through.
+      insecureHTTPParser: false,
+    },
+    handler,
+  );
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+  // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
+  // among them, so PHP saw an empty body). The byte limit above bounds the count instead.
+  server.maxHeadersCount = 0;
+  // A client that sends its request and then shuts down its side (shutdown(SHUT_WR), `nc -N`,
+  // some proxies) still gets its answer, as from lighttpd; Node's default ends the socket at
+  // once. The property is undocumented but read by Node's server on every end of input since
+  // v0.x (node/lib/_http_server.js socketOnEnd) and checked by test/http-conformance.test.ts.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+    answerParseError(err, socket, log),
+  );
+  return server;
+}
+
+/**
+ * A request Node's parser refused gets lighttpd's error page (not Node's bare one) and a log
+ * line: 431 for an oversized head, 400 for everything else.
+ */
+function answerParseError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  // A response already on its way cannot be followed by another one.
+  const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  log.error('http', `${status} ${reasonPhrase(status)}: ${err.code ?? 'parse error'}: ${err.message}`);
+  const body = errorPageBody(status);
+  socket.end(
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
+      'Content-Type: text/html\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
