@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // The one set-up step behind `npm start`, `npm test` and `npm run bench`: it installs what is
 // missing and does nothing when everything is there, so it is cheap to run every time.
-//   --for-tests  also needs memcached, lighttpd (the oracle) and chromium (the browser test)
+//   --for-tests  also needs memcached, lighttpd (the oracle), chromium (the browser test) and
+//                Node 24 LTS from npm (the suite runs on the machine's Node and on Node 24)
 //   --for-bench  also needs lighttpd, nginx and wrk
 //   --quiet      print only what it does, not what it checks
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_24, NODE_24_BIN, NODE_24_DIR } from './node24.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -68,6 +70,31 @@ function installNpm() {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
+/**
+ * Node 24 LTS for the second run of the suite: the npm package `node` ships the binary (its
+ * preinstall fetches the platform's package from the same registry). Kept in .tools/, pinned
+ * in scripts/node24.mjs.
+ */
+function installNode24() {
+  const dir = NODE_24_DIR;
+  const bin = NODE_24_BIN;
+  if (existsSync(bin)) return;
+  say(`installing Node ${NODE_24} from npm into ${dir}`);
+  mkdirSync(dir, { recursive: true });
+  execFileSync(
+    'npm',
+    ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', dir, `node@${NODE_24}`],
+    {
+      cwd: dir,
+      stdio: 'inherit',
+    },
+  );
+  if (!existsSync(bin)) {
+    say(`npm installed node@${NODE_24} but ${bin} is missing`);
+    process.exit(1);
+  }
+}
+
 function newestMtime(dir) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -93,4 +120,5 @@ function build() {
 
 installDebian();
 installNpm();
+if (args.has('--for-tests')) installNode24();
 build();
