@@ -190,7 +190,7 @@ test('64 concurrent clients against 4 php-cgi children all get their answer', as
   );
 });
 
-test('a client that disconnects mid-response frees the php-cgi worker within a second', async (t) => {
+test('a client that disconnects mid-response frees the php-cgi worker at once', async (t) => {
   const site = await phpSite(t, { children: 1 });
   await new Promise<void>((resolve, reject) => {
     const socket = connect(site.port, '127.0.0.1');
@@ -203,13 +203,13 @@ test('a client that disconnects mid-response frees the php-cgi worker within a s
       }
     });
     socket.on('error', reject);
-    socket.write('GET /mw-stream.php HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    // 1 TiB: the only worker never finishes on its own, so it is free again only if the
+    // bridge gave up its connection when the client left. Otherwise the next request waits
+    // in the queue for its timeout and gets 503: no stopwatch needed.
+    socket.write('GET /mw-stream.php?kib=1073741824 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
   });
-  // The only worker was busy streaming 1 GiB; it must be free again at once.
-  const started = Date.now();
   const res = await rawRequest(site.port, '/mw-pid.php');
   t.is(res.status, 200);
-  t.true(Date.now() - started < 1000, `the next request took ${Date.now() - started} ms`);
 });
 
 test('a large response streams to the client complete, with chunked framing', async (t) => {
