@@ -179,7 +179,8 @@ export { fastcgiOptions } from './fastcgi-server.js';
 export function redirectRules(r: OptionReader) {
   const rules = r.pairs('url.redirect').map(([match, location]) => ({ match, location }));
   for (const { location } of rules) {
-    if (/%[0-9]/.test(location)) {
+    // `%%` is a literal `%` (as in redirect.ts's usesConditionCaptures); `%1` is a capture.
+    if (/(?:^|[^%])(?:%%)*%[0-9]/.test(location)) {
       throw r.error('url.redirect', `%N references (${location}) are not supported yet`);
     }
   }

@@ -5,7 +5,9 @@ import { type NormalisedTarget, normaliseTarget } from './request-path.js';
 /**
  * What the stages of one request learn about it, in lighttpd's terms. It lives on the Koa
  * context under a symbol, so each middleware can be used alone: the first one to ask
- * normalises the request-target, the others reuse it.
+ * normalises the request-target, the others reuse it. Most stages look at `path` (uri.path,
+ * decoded); url.redirect and url.rewrite match `encodedTarget` (see NormalisedTarget), the same
+ * normalisation with the encoding kept, so their captures can go back into a URL as they are.
  */
 export interface RequestState extends NormalisedTarget {
   /** The request-target exactly as received (REQUEST_URI). */
