@@ -18,6 +18,7 @@ import test from 'ava';
 import { rawRequest } from './helpers/http.js';
 import {
   descendantPids,
+  isNodeProcess,
   PACKAGE_ROOT,
   processName,
   startKoaLighty,
@@ -61,7 +62,7 @@ test('--workers 2: both workers serve PHP, share the trigger file database, and 
   t.regex(server.output(), new RegExp(`listening on http://127\\.0\\.0\\.1:${server.port} with 2 workers`));
 
   const children = descendantPids(server.pid);
-  const workers = children.filter((pid) => processName(pid) === 'node');
+  const workers = children.filter(isNodeProcess);
   const php = children.filter((pid) => processName(pid) === 'php-cgi');
   t.is(workers.length, 2, `node workers: ${workers.join(', ')}`);
   // One php-cgi master and its 4 children, spawned once by the primary, not once per worker.

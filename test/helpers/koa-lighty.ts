@@ -4,7 +4,16 @@
  * in dist/, which `npm test` (and `npm run build`) produce before ava starts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -235,6 +244,18 @@ export function descendantPids(pid: number): number[] {
 }
 
 /** The command name of a live process (`php-cgi`), or undefined when it is gone (or a zombie). */
+/**
+ * Whether pid runs the same Node binary as this test process. By executable, not by name:
+ * Node 24 names its main thread "MainThread", Node 20 leaves it "node".
+ */
+export function isNodeProcess(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === realpathSync(process.execPath);
+  } catch {
+    return false;
+  }
+}
+
 export function processName(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
