@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { normaliseHost } from '../http/host.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 
@@ -49,31 +49,40 @@ const SINGLE = new Set(['host', 'content-type', 'if-modified-since']);
 const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
 
 export function requestHead(options: RequestHeadOptions = {}): Middleware {
-  const limit = options.maxRequestFieldSize ?? DEFAULT_MAX_REQUEST_FIELD_SIZE;
   return function requestHeadMiddleware(ctx, next) {
-    const req = ctx.req;
-    const url = req.url ?? '/';
-    try {
-      const size = headSize(req);
-      if (size > limit)
-        throw new BadRequestHead(`request head of ${size} bytes is over server.max-request-field-size`, 431);
-      if (url === '*') {
-        if (req.method !== 'OPTIONS') throw new BadRequestHead(`${req.method} * is not a request-target`);
-        ctx.status = 200;
-        ctx.set('Allow', ALLOW);
-        ctx.body = Buffer.alloc(0);
-        ctx.remove('Content-Type');
-        return;
-      }
-      const authority = url[0] === '/' ? undefined : originForm(req, url);
-      canonicalHeaders(req, authority);
-    } catch (err) {
-      // lighttpd does not read another request from a client that sent a broken one.
-      ctx.set('Connection', 'close');
-      throw err;
-    }
+    if (checkRequestHead(ctx, options)) return;
     return next();
   };
+}
+
+/**
+ * The checks alone: throws a BadRequestHead (with `Connection: close` set on the response),
+ * or puts the request into canonical form. True when the request is answered (`OPTIONS *`).
+ */
+export function checkRequestHead(ctx: Context, options: RequestHeadOptions = {}): boolean {
+  const limit = options.maxRequestFieldSize ?? DEFAULT_MAX_REQUEST_FIELD_SIZE;
+  const req = ctx.req;
+  const url = req.url ?? '/';
+  try {
+    const size = headSize(req);
+    if (size > limit)
+      throw new BadRequestHead(`request head of ${size} bytes is over server.max-request-field-size`, 431);
+    if (url === '*') {
+      if (req.method !== 'OPTIONS') throw new BadRequestHead(`${req.method} * is not a request-target`);
+      ctx.status = 200;
+      ctx.set('Allow', ALLOW);
+      ctx.body = Buffer.alloc(0);
+      ctx.remove('Content-Type');
+      return true;
+    }
+    const authority = url[0] === '/' ? undefined : originForm(req, url);
+    canonicalHeaders(req, authority);
+    return false;
+  } catch (err) {
+    // lighttpd does not read another request from a client that sent a broken one.
+    ctx.set('Connection', 'close');
+    throw err;
+  }
 }
 
 /** The bytes of the request line and the header lines, counted as `Name: value` with CRLF. */

@@ -6,44 +6,24 @@
  * and trigger stores) are shared between pipelines.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import Koa, { type Middleware } from 'koa';
-import { backendAddresses } from '../backends/backend.js';
+import Koa from 'koa';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
-import {
-  accessRule,
-  aliasRules,
-  fastcgiOptions,
-  mimeAssign,
-  redirectRules,
-  type ServerSettings,
-  SUPPORTED_MODULES,
-  SUPPORTED_OPTIONS,
-  secdownloadOptions,
-  serverSettings,
-  staticOptions,
-  triggerOptions,
-} from '../config/mapping.js';
+import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
 import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
-import { compilePcre } from '../config/pcre.js';
 import { printConfig } from '../config/print.js';
 import { MimeTypes } from '../http/mime.js';
 import { requestState } from '../http/request-state.js';
 import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
-import { accessDeny } from '../middleware/access.js';
-import { alias } from '../middleware/alias.js';
 import { lighttpdErrors } from '../middleware/errors.js';
-import { type FastCgiKey, type FastCgiMiddleware, fastcgi } from '../middleware/fastcgi.js';
-import { redirect } from '../middleware/redirect.js';
-import { requestHead } from '../middleware/request-head.js';
+import { checkRequestHead } from '../middleware/request-head.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
-import { secdownload } from '../middleware/secdownload.js';
-import { staticFiles } from '../middleware/static.js';
-import { triggerBeforeDownload } from '../middleware/trigger.js';
-import { fileStore, memcachedStore, memoryStore, type TriggerStore } from '../stores/index.js';
-import { accessLog } from './access-log.js';
+import type { BuildContext } from '../modules/descriptor.js';
+import { modFastcgi } from '../modules/mod-fastcgi.js';
+import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
+import { MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
 import { requestFacts } from './facts.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 
@@ -74,16 +54,26 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
 }
 
 /**
- * What the stages would warn about when built (md5 without an algorithm, send-file without a
- * docroot), found at load time so that `-t` shows it and a server says it once, not once per
- * worker. Building them here starts nothing: no process, no connection.
+ * What the stages would warn about or refuse when built (md5 without an algorithm, send-file
+ * without a docroot, a 2xx redirect code), found at load time so that `-t` shows it and a
+ * server says it once, not once per worker. Every loaded module reads its options; only
+ * pure stages are built here, as building them starts nothing (no process, connection, file).
  */
-function constructionWarnings(readers: OptionReader[], modules: string[]): string[] {
+function constructionWarnings(readers: OptionReader[], loaded: string[]): string[] {
   const heard = memoryLogger();
+  const used = MODULES.filter((m) => m.builtIn || loaded.includes(m.name));
   for (const r of readers) {
-    const o = buildStageOptions(r);
-    if (modules.includes('mod_secdownload') && o.secdownload) secdownload({ ...o.secdownload, log: heard });
-    if (modules.includes('mod_fastcgi') && o.fastcgi) fastcgi({ ...o.fastcgi, log: heard });
+    // Reading is checking (regexes, required companions, types); it starts nothing.
+    for (const descriptor of used) descriptor.read(r);
+    const assign = mimeAssign(r);
+    const build: BuildContext = {
+      log: heard,
+      mimeTypes: new MimeTypes(assign),
+      shared: (_kind, _key, make) => make(),
+      onReady: () => {},
+      onClose: () => {},
+    };
+    for (const descriptor of used) if (descriptor.pure) buildStage(descriptor, r, build);
   }
   const lines = heard.lines.filter((line) => line.includes(') warning: '));
   return [...new Set(lines.map((line) => line.replace(/^\((\S+)\) warning: /, '$1: ')))];
@@ -121,7 +111,7 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   // Warnings of building the stages were reported by loadConfig already: say them once.
   const building = mutedWarnings(log);
   const stages = new StageRegistry(building.log, options.worker);
-  const pipelines = new Map<string, Middleware>();
+  const pipelines = new Map<string, Pipeline>();
   const pipelineFor = (ids: number[]) => {
     const key = ids.join(',');
     let pipeline = pipelines.get(key);
@@ -147,14 +137,24 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   });
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
-  if (server.accessLog && server.modules.includes('mod_accesslog')) app.use(accessLog(server.accessLog));
-  // Before the conditions are evaluated: they must see the host the request really names.
-  app.use(requestHead({ maxRequestFieldSize: server.maxRequestFieldSize }));
   const conditional = config.blocks.length > 0;
+  const headLimits = { maxRequestFieldSize: server.maxRequestFieldSize };
   app.use(function selectPipeline(ctx, next) {
-    if (!conditional) return pipelineFor([])(ctx, next);
-    const ids = matchingBlocks(config, requestFacts(ctx, requestState(ctx)));
-    return pipelineFor(ids)(ctx, next);
+    // The request head first: the conditions must see the host the request really names. A
+    // broken head still passes the global pipeline's response-side stages (the access log).
+    let refused: unknown;
+    let answered = false;
+    try {
+      answered = checkRequestHead(ctx, headLimits);
+    } catch (error) {
+      refused = error;
+    }
+    const ids =
+      refused || answered || !conditional ? [] : matchingBlocks(config, requestFacts(ctx, requestState(ctx)));
+    const pipeline = pipelineFor(ids);
+    if (refused) return pipeline.outer(ctx, () => Promise.reject(refused));
+    if (answered) return pipeline.outer(ctx, () => Promise.resolve());
+    return pipeline.all(ctx, next);
   });
 
   return {
@@ -179,7 +179,7 @@ export function createBackendSupervisor(loaded: LoadedConfig, log: Logger = serv
   const registry = new StageRegistry(building.log, undefined);
   if (loaded.server.modules.includes('mod_fastcgi')) {
     for (const ids of [[], ...loaded.config.blocks.map(lineage)])
-      registry.backends(readerFor(loaded.config, ids));
+      registry.pipeline(readerFor(loaded.config, ids), ['mod_fastcgi'], [modFastcgi]);
   }
   building.unmute();
   return { log, start: () => registry.ready(), stop: () => registry.close() };
@@ -202,32 +202,6 @@ function mutedWarnings(log: Logger): { log: Logger; unmute(): void } {
   };
 }
 
-/**
- * A worker's view of fastcgi.server: the primary spawns and supervises php-cgi, so each
- * bin-path host becomes the addresses its processes listen on (socket-N, port+N), reached
- * like any remote backend.
- */
-function connectOnly(keys: FastCgiKey[]): FastCgiKey[] {
-  return keys.map(({ key, hosts }) => ({
-    key,
-    hosts: hosts.flatMap((host) => {
-      if (!host.binPath) return [host];
-      const {
-        binPath: _spawned,
-        binEnvironment: _env,
-        binCopyEnvironment: _copy,
-        maxProcs: _procs,
-        ...rest
-      } = host;
-      return backendAddresses(host).map((address) =>
-        'socket' in address
-          ? { ...rest, host: undefined, port: undefined, socket: address.socket }
-          : { ...rest, socket: undefined, ...address },
-      );
-    }),
-  }));
-}
-
 function readerFor(config: Config, ids: number[]): OptionReader {
   return new OptionReader(effectiveOptions(config, ids), effectiveSources(config, ids), config.file);
 }
@@ -237,133 +211,6 @@ function lineage(block: Config['blocks'][number]): number[] {
   const ids: number[] = [];
   for (let b: typeof block | undefined = block; b; b = b.parent) ids.unshift(b.id);
   return ids;
-}
-
-function buildStageOptions(r: OptionReader) {
-  return {
-    mime: mimeAssign(r),
-    access: accessRule(r),
-    statics: staticOptions(r),
-    secdownload: secdownloadOptions(r),
-    trigger: triggerOptions(r),
-    fastcgi: fastcgiOptions(r),
-    redirect: redirectRules(r),
-    alias: aliasRules(r),
-  };
-}
-
-/** Stages by their options: equal options, one instance (one pool, one store, one php-cgi). */
-class StageRegistry {
-  readonly #instances = new Map<string, unknown>();
-  readonly #fastcgi: FastCgiMiddleware[] = [];
-  readonly #stores: TriggerStore[] = [];
-
-  constructor(
-    private readonly log: Logger,
-    private readonly worker: CreateAppOptions['worker'],
-  ) {}
-
-  #shared<T>(kind: string, options: unknown, make: () => T): T {
-    const key = `${kind}\0${JSON.stringify(options)}`;
-    let instance = this.#instances.get(key) as T | undefined;
-    if (instance === undefined) {
-      instance = make();
-      this.#instances.set(key, instance);
-    }
-    return instance;
-  }
-
-  pipeline(r: OptionReader, modules: string[]): Middleware {
-    const o = buildStageOptions(r);
-    const log = this.log;
-    const mimeTypes = this.#shared('mime', o.mime, () => new MimeTypes(o.mime));
-    const has = (name: string) => modules.includes(name);
-    const stages: Middleware[] = [];
-    if (has('mod_redirect') && o.redirect.rules.length > 0)
-      stages.push(this.#shared('redirect', o.redirect, () => redirect(o.redirect)));
-    // uri_clean hooks run in server.modules order (spec 1.2a).
-    const uriClean: Array<[string, Middleware]> = [];
-    if (has('mod_access') && (o.access.deny.length > 0 || o.access.allow.length > 0)) {
-      uriClean.push(['mod_access', this.#shared('access', o.access, () => accessDeny(o.access))]);
-    }
-    if (has('mod_trigger_b4_dl') && o.trigger) {
-      const spec = o.trigger;
-      const store = this.#shared('store', spec.store, () => {
-        const s = spec.store;
-        const made =
-          s.kind === 'memcached'
-            ? memcachedStore({ servers: s.servers, namespace: s.namespace })
-            : s.kind === 'file'
-              ? fileStore(s.path)
-              : memoryStore();
-        this.#stores.push(made);
-        return made;
-      });
-      uriClean.push([
-        'mod_trigger_b4_dl',
-        this.#shared('trigger', spec, () =>
-          triggerBeforeDownload({
-            ...spec,
-            triggerUrl: compilePcre(spec.triggerUrl),
-            downloadUrl: compilePcre(spec.downloadUrl),
-            store,
-            log,
-          }),
-        ),
-      ]);
-    }
-    uriClean.sort((a, b) => modules.indexOf(a[0]) - modules.indexOf(b[0]));
-    stages.push(...uriClean.map(([, stage]) => stage));
-    if (has('mod_secdownload') && o.secdownload) {
-      const options = o.secdownload;
-      stages.push(this.#shared('secdownload', options, () => secdownload({ ...options, mimeTypes, log })));
-    }
-    // docroot hook: mod_alias moves a URL prefix onto another directory for the file step.
-    if (has('mod_alias') && o.alias.length > 0)
-      stages.push(this.#shared('alias', o.alias, () => alias(o.alias)));
-    const php = has('mod_fastcgi') ? this.backends(r) : undefined;
-    if (php) stages.push(php);
-    stages.push(
-      this.#shared('static', { s: o.statics, mime: o.mime }, () =>
-        staticFiles({ ...o.statics, mimeTypes, log }),
-      ),
-    );
-    return compose(stages);
-  }
-
-  /** The fastcgi stage for these options (its pools and spawned php-cgi), if fastcgi.server is set. */
-  backends(r: OptionReader): FastCgiMiddleware | undefined {
-    const options = fastcgiOptions(r);
-    if (!options) return undefined;
-    const assign = mimeAssign(r);
-    const mimeTypes = this.#shared('mime', assign, () => new MimeTypes(assign));
-    return this.#shared('fastcgi', { options, mime: assign }, () => {
-      const backends = this.worker ? connectOnly(options.backends) : options.backends;
-      const made = fastcgi({ ...options, backends, mimeTypes, log: this.log, workerShare: this.worker });
-      this.#fastcgi.push(made);
-      return made;
-    });
-  }
-
-  async ready(): Promise<void> {
-    await Promise.all(this.#fastcgi.map((f) => f.ready()));
-  }
-
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.#fastcgi.map((f) => f.close()), ...this.#stores.map((s) => s.close())]);
-  }
-}
-
-/** koa-compose for a fixed list, without the per-call closures: stages run in order. */
-function compose(stages: Middleware[]): Middleware {
-  return function pipeline(ctx, next) {
-    const dispatch = (i: number): Promise<void> => {
-      const stage = stages[i];
-      if (!stage) return Promise.resolve(next());
-      return Promise.resolve(stage(ctx, () => dispatch(i + 1)));
-    };
-    return dispatch(0);
-  };
 }
 
 function unsupported(config: Config, server: ServerSettings): string[] {

@@ -1,0 +1,25 @@
+import type { OptionType } from './descriptor.js';
+
+/**
+ * The keys of lighttpd's core (server.c, configfile.c) koa-lighty reads: where it listens,
+ * who it runs as, what every stage shares. Modules' keys are in their descriptors.
+ */
+export const CORE_KEYS: Readonly<Record<string, OptionType>> = {
+  'server.document-root': 'string',
+  'server.port': 'integer',
+  'server.bind': 'string',
+  'server.tag': 'string',
+  'server.errorlog': 'string',
+  'server.pid-file': 'string',
+  'server.username': 'string',
+  'server.groupname': 'string',
+  'server.modules': 'list',
+  'server.follow-symlink': 'boolean',
+  'server.force-lowercase-filenames': 'boolean',
+  'server.name': 'string',
+  'server.max-request-field-size': 'integer',
+  'server.systemd-socket-activation': 'boolean',
+  'mimetype.assign': 'pairs',
+  // Always what koa-lighty does: the request-target is normalised the way these ask for.
+  'server.http-parseopts': 'array',
+};

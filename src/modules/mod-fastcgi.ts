@@ -1,0 +1,60 @@
+import { backendAddresses } from '../backends/backend.js';
+import { fastcgiOptions } from '../config/mapping.js';
+import { type FastCgiKey, fastcgi } from '../middleware/fastcgi.js';
+import { module } from './descriptor.js';
+
+/**
+ * mod_fastcgi: fastcgi.server. Building the stage starts nothing; ready() spawns the bin-path
+ * programs, so the front end builds it for every block at load time to report its warnings.
+ */
+export const modFastcgi = module({
+  name: 'mod_fastcgi',
+  hook: 'subrequest_start',
+  keys: {
+    'fastcgi.server': 'array',
+    'fastcgi.balance': 'string',
+    'fastcgi.map-extensions': 'pairs',
+    'fastcgi.debug': 'integer',
+  },
+  pure: true,
+  read: (r) => fastcgiOptions(r),
+  stage(options, build) {
+    const backends = build.worker ? connectOnly(options.backends) : options.backends;
+    const made = fastcgi({
+      ...options,
+      backends,
+      mimeTypes: build.mimeTypes,
+      log: build.log,
+      workerShare: build.worker,
+    });
+    build.onReady(() => made.ready());
+    build.onClose(() => made.close());
+    return made;
+  },
+});
+
+/**
+ * A worker's view of fastcgi.server: the primary spawns and supervises php-cgi, so each
+ * bin-path host becomes the addresses its processes listen on (socket-N, port+N), reached
+ * like any remote backend.
+ */
+function connectOnly(keys: FastCgiKey[]): FastCgiKey[] {
+  return keys.map(({ key, hosts }) => ({
+    key,
+    hosts: hosts.flatMap((host) => {
+      if (!host.binPath) return [host];
+      const {
+        binPath: _spawned,
+        binEnvironment: _env,
+        binCopyEnvironment: _copy,
+        maxProcs: _procs,
+        ...rest
+      } = host;
+      return backendAddresses(host).map((address) =>
+        'socket' in address
+          ? { ...rest, host: undefined, port: undefined, socket: address.socket }
+          : { ...rest, socket: undefined, ...address },
+      );
+    }),
+  }));
+}

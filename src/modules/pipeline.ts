@@ -1,0 +1,105 @@
+/**
+ * From one effective option set to the stages that serve it: every loaded module of the
+ * table, in pipeline order, builds its stage from its options, and koa-compose runs them.
+ * Stages with equal options (and so their pools, spawned php-cgi and trigger stores) are one
+ * instance, shared by every pipeline that needs them.
+ */
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
+import { mimeAssign } from '../config/mapping.js';
+import type { OptionReader } from '../config/option-reader.js';
+import { MimeTypes } from '../http/mime.js';
+import type { Logger } from '../log.js';
+import { OptionError } from '../option-error.js';
+import { type BuildContext, type ModuleDescriptor, pipelineOrder, REQUEST_HOOKS } from './descriptor.js';
+import { MODULES } from './table.js';
+
+export interface Pipeline {
+  /** The response-side stages alone (access log and the like): for a request refused before the modules ran. */
+  outer: Middleware;
+  /** Every stage. */
+  all: Middleware;
+}
+
+export class StageRegistry {
+  readonly #instances = new Map<string, unknown>();
+  readonly #starts: Array<() => Promise<void>> = [];
+  readonly #stops: Array<() => Promise<void>> = [];
+
+  constructor(
+    private readonly log: Logger,
+    private readonly worker?: { index: number; count: number },
+  ) {}
+
+  shared<T>(kind: string, key: unknown, make: () => T): T {
+    const id = `${kind}\0${JSON.stringify(key)}`;
+    let instance = this.#instances.get(id) as T | undefined;
+    if (instance === undefined) {
+      instance = make();
+      this.#instances.set(id, instance);
+    }
+    return instance;
+  }
+
+  /** The pipeline of the loaded modules for these options. */
+  pipeline(
+    r: OptionReader,
+    loaded: readonly string[],
+    table: readonly ModuleDescriptor[] = MODULES,
+  ): Pipeline {
+    const build = this.#context(r);
+    const outer: Middleware[] = [];
+    const all: Middleware[] = [];
+    for (const descriptor of pipelineOrder(table, loaded)) {
+      const stage = buildStage(descriptor, r, build);
+      if (!stage) continue;
+      all.push(stage);
+      if (!(REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) outer.push(stage);
+    }
+    return { outer: compose(outer), all: compose(all) };
+  }
+
+  /** Spawns what the stages spawn (php-cgi) and waits until it accepts connections. */
+  async ready(): Promise<void> {
+    await Promise.all(this.#starts.map((start) => start()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#stops.map((stop) => stop()));
+  }
+
+  #context(r: OptionReader): BuildContext {
+    const assign = mimeAssign(r);
+    return {
+      log: this.log,
+      mimeTypes: this.shared('mime', assign, () => new MimeTypes(assign)),
+      worker: this.worker,
+      shared: (kind, key, make) => this.shared(kind, key, make),
+      onReady: (start) => this.#starts.push(start),
+      onClose: (stop) => this.#stops.push(stop),
+    };
+  }
+}
+
+/**
+ * One module's stage for these options, shared with every other pipeline whose options for
+ * the module are equal. An OptionError of its factory becomes a ConfigError at the line of
+ * the config key behind the option.
+ */
+export function buildStage(
+  descriptor: ModuleDescriptor,
+  r: OptionReader,
+  build: BuildContext,
+): Middleware | undefined {
+  const options = descriptor.read(r);
+  if (options === undefined || !descriptor.stage) return undefined;
+  const make = descriptor.stage;
+  try {
+    // The MIME rules are part of what a stage is (static files, PHP's send-file answer).
+    return build.shared(`stage:${descriptor.name}`, [options, mimeAssign(r)], () => make(options, build));
+  } catch (error) {
+    if (!(error instanceof OptionError)) throw error;
+    const key = descriptor.optionKeys?.[error.option] ?? Object.keys(descriptor.keys)[0]!;
+    throw r.error(key, error.reason);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Every lighttpd module koa-lighty has, in lighttpd's hook order (descriptor.ts); within a
+ * hook, server.modules decides at run time. Adding a module is one descriptor file and one
+ * line here.
+ */
+import { CORE_KEYS } from './core.js';
+import type { ModuleDescriptor } from './descriptor.js';
+import { modAccess } from './mod-access.js';
+import { modAccesslog } from './mod-accesslog.js';
+import { modAlias } from './mod-alias.js';
+import { modFastcgi } from './mod-fastcgi.js';
+import { modIndexfile } from './mod-indexfile.js';
+import { modRedirect } from './mod-redirect.js';
+import { modSecdownload } from './mod-secdownload.js';
+import { modStaticfile } from './mod-staticfile.js';
+import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
+
+export const MODULES: readonly ModuleDescriptor[] = [
+  // request_done
+  modAccesslog,
+  // uri_clean
+  modAccess,
+  modRedirect,
+  modTriggerB4Dl,
+  // physical
+  modAlias,
+  modSecdownload,
+  // subrequest_start
+  modFastcgi,
+  modIndexfile,
+  modStaticfile,
+];
+
+/** Options koa-lighty reads; anything else in a config gets one warning at start naming it. */
+export const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set([
+  ...Object.keys(CORE_KEYS),
+  ...MODULES.flatMap((m) => Object.keys(m.keys)),
+]);
+
+/** Modules koa-lighty has; mod_indexfile and mod_staticfile are always on, as in lighttpd. */
+export const SUPPORTED_MODULES: ReadonlySet<string> = new Set(MODULES.map((m) => m.name));
