@@ -59,6 +59,7 @@ export function staticOptions(r: OptionReader) {
     excludeExtensions: r.list('static-file.exclude-extensions'),
     disablePathInfo: r.bool('static-file.disable-pathinfo', false),
     followSymlink: r.bool('server.follow-symlink', true),
+    forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
   };
 }
 

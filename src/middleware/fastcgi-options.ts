@@ -27,7 +27,11 @@ export interface FastCgiOptions {
   followSymlink?: boolean;
   /** mimetype.assign, for files sent with X-Sendfile when the backend sent no Content-Type. */
   mimeTypes?: MimeTypes | MimeAssign;
-  /** server.force-lowercase-filenames, for X-Sendfile paths. */
+  /**
+   * server.force-lowercase-filenames: scripts are looked up with the path's ASCII letters in
+   * lower case (SCRIPT_FILENAME is then lower case, SCRIPT_NAME keeps the request's spelling),
+   * and X-Sendfile paths are lower-cased.
+   */
   forceLowercaseFilenames?: boolean;
   /** server.tag: SERVER_SOFTWARE (default `koa-lighty`; '' sends it empty). */
   serverTag?: string;

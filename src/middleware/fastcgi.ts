@@ -5,6 +5,7 @@ import type { FastCgiResponse } from '../fastcgi/exchange.js';
 import { ClientGone } from '../fastcgi/pool-options.js';
 import { respondWithError } from '../http/error-page.js';
 import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
+import { asciiLowerCase } from '../http/physical.js';
 import { requestState } from '../http/request-state.js';
 import { defaultLogger } from '../log.js';
 import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
@@ -55,7 +56,13 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
       ? options.mimeTypes
       : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
   const documentRoot = withoutTrailingSlash(resolve(options.documentRoot));
-  const fileOptions = { documentRoot, indexFiles: options.indexFiles, followSymlink: options.followSymlink };
+  const lowercase = options.forceLowercaseFilenames === true;
+  const fileOptions = {
+    documentRoot,
+    indexFiles: options.indexFiles,
+    followSymlink: options.followSymlink,
+    forceLowercaseFilenames: lowercase,
+  };
   const serverTag = options.serverTag ?? 'koa-lighty';
   const { routes: keys, backends } = buildHosts(options, mimeTypes, log);
   const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
@@ -87,7 +94,9 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     const early = routes.matchUriPath(path);
     if (early && 'claimed' in early) {
       const { target, scriptName, pathInfo } = early.claimed;
-      return forward(ctx, target, { scriptName, pathInfo, scriptFilename: documentRoot + scriptName });
+      // lighttpd's physical path, built even when the disk is not consulted.
+      const scriptFilename = documentRoot + (lowercase ? asciiLowerCase(scriptName) : scriptName);
+      return forward(ctx, target, { scriptName, pathInfo, scriptFilename });
     }
     if (early && !early.pending.target.balancer.available) {
       log.error('fastcgi', `all handlers for ${early.pending.key} are down`);

@@ -316,8 +316,12 @@ class StageRegistry {
       stages.push(this.#shared('secdownload', options, () => secdownload({ ...options, mimeTypes, log })));
     }
     // docroot hook: mod_alias moves a URL prefix onto another directory for the file step.
-    if (has('mod_alias') && o.alias.length > 0)
-      stages.push(this.#shared('alias', o.alias, () => alias(o.alias)));
+    if (has('mod_alias') && o.alias.length > 0) {
+      const caseInsensitive = o.statics.forceLowercaseFilenames;
+      stages.push(
+        this.#shared('alias', [o.alias, caseInsensitive], () => alias(o.alias, { caseInsensitive })),
+      );
+    }
     const php = has('mod_fastcgi') ? this.backends(r) : undefined;
     if (php) stages.push(php);
     stages.push(
