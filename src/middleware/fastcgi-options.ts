@@ -1,4 +1,4 @@
-import type { BackendAddressOptions } from '../backends/backend.js';
+import type { Backend, BackendAddressOptions } from '../backends/backend.js';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { MimeAssign, MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
@@ -39,6 +39,12 @@ export interface FastCgiOptions {
   serverName?: string;
   /** The error log: php-cgi's STDERR, failing backends, refused send-file paths. */
   log?: Logger;
+  /**
+   * Backends by address, shared with the other fastcgi() middlewares of one app (the
+   * lighttpd.conf front end makes one per set of block options): one php-cgi and one pool per
+   * address, whichever middleware names it first. Default: this middleware's own.
+   */
+  sharedBackends?: Map<string, Backend>;
   /**
    * `koa-lighty --workers N`: this process is worker `index` of `count` and opens only its
    * share of each backend's connections (php-cgi serves FCGI_MAX_CONNS at once, in total).

@@ -7,7 +7,7 @@
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import Koa, { type Middleware } from 'koa';
-import { backendAddresses } from '../backends/backend.js';
+import { type Backend, backendAddresses } from '../backends/backend.js';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
 import {
@@ -254,6 +254,8 @@ class StageRegistry {
   readonly #instances = new Map<string, unknown>();
   readonly #fastcgi: FastCgiMiddleware[] = [];
   readonly #stores: TriggerStore[] = [];
+  /** One Backend (php-cgi, pool) per address for every fastcgi stage: blocks must not spawn twice. */
+  readonly #backends = new Map<string, Backend>();
 
   constructor(
     private readonly log: Logger,
@@ -340,7 +342,14 @@ class StageRegistry {
     const mimeTypes = this.#shared('mime', assign, () => new MimeTypes(assign));
     return this.#shared('fastcgi', { options, mime: assign }, () => {
       const backends = this.worker ? connectOnly(options.backends) : options.backends;
-      const made = fastcgi({ ...options, backends, mimeTypes, log: this.log, workerShare: this.worker });
+      const made = fastcgi({
+        ...options,
+        backends,
+        mimeTypes,
+        log: this.log,
+        workerShare: this.worker,
+        sharedBackends: this.#backends,
+      });
       this.#fastcgi.push(made);
       return made;
     });
