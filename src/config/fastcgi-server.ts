@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fastcgi-options.js';
 import type { OptionReader } from './option-reader.js';
+import { serverTag } from './server-tag.js';
 import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
 
 /** fastcgi.server with its three-level nesting (spec 3.1), host options in camelCase. */
@@ -43,7 +44,7 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     indexFiles: r.list('index-file.names'),
     followSymlink: r.bool('server.follow-symlink', true),
     forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
-    serverTag: r.string('server.tag') ?? 'lighttpd/1.4.69 (koa-lighty)',
+    serverTag: serverTag(r),
     serverName: r.string('server.name') || undefined,
   };
 }

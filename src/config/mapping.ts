@@ -8,6 +8,7 @@ import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
 import type { ListenAddress } from '../server/listen.js';
 import type { OptionReader } from './option-reader.js';
 import { compilePcre } from './pcre.js';
+import { serverTag } from './server-tag.js';
 import { toBool } from './values.js';
 
 export interface ServerSettings {
@@ -30,7 +31,7 @@ export function serverSettings(r: OptionReader): ServerSettings {
   return {
     documentRoot: resolve(documentRoot),
     listen: bind.startsWith('/') ? { path: bind } : { host: bind, port },
-    tag: r.string('server.tag') ?? 'lighttpd/1.4.69 (koa-lighty)',
+    tag: serverTag(r),
     errorLog: r.string('server.errorlog') || undefined,
     accessLog: r.string('accesslog.filename') || undefined,
     pidFile: r.string('server.pid-file') || undefined,
@@ -166,6 +167,7 @@ export function aliasRules(r: OptionReader): Array<[string, string]> {
 }
 
 export { fastcgiOptions } from './fastcgi-server.js';
+export { serverTag } from './server-tag.js';
 
 export function redirectRules(r: OptionReader) {
   const rules = r.pairs('url.redirect').map(([match, location]) => ({ match, location }));

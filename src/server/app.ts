@@ -21,6 +21,7 @@ import {
   SUPPORTED_OPTIONS,
   secdownloadOptions,
   serverSettings,
+  serverTag,
   staticOptions,
   triggerOptions,
 } from '../config/mapping.js';
@@ -37,7 +38,7 @@ import { alias } from '../middleware/alias.js';
 import { lighttpdErrors } from '../middleware/errors.js';
 import { type FastCgiKey, type FastCgiMiddleware, fastcgi } from '../middleware/fastcgi.js';
 import { redirect } from '../middleware/redirect.js';
-import { stripInternalHeaders } from '../middleware/response-filter.js';
+import { serverTag as serverTagStage, stripInternalHeaders } from '../middleware/response-filter.js';
 import { secdownload } from '../middleware/secdownload.js';
 import { staticFiles } from '../middleware/static.js';
 import { triggerBeforeDownload } from '../middleware/trigger.js';
@@ -125,7 +126,7 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     const key = ids.join(',');
     let pipeline = pipelines.get(key);
     if (!pipeline) {
-      pipeline = stages.pipeline(readerFor(config, ids), server.modules);
+      pipeline = stages.pipeline(readerFor(config, ids), server);
       pipelines.set(key, pipeline);
     }
     return pipeline;
@@ -272,12 +273,16 @@ class StageRegistry {
     return instance;
   }
 
-  pipeline(r: OptionReader, modules: string[]): Middleware {
+  pipeline(r: OptionReader, server: ServerSettings): Middleware {
+    const { modules } = server;
     const o = buildStageOptions(r);
     const log = this.log;
     const mimeTypes = this.#shared('mime', o.mime, () => new MimeTypes(o.mime));
     const has = (name: string) => modules.includes(name);
     const stages: Middleware[] = [];
+    // server.tag in a block: this pipeline's responses carry the block's Server header.
+    const tag = serverTag(r);
+    if (tag !== server.tag) stages.push(this.#shared('server-tag', tag, () => serverTagStage(tag)));
     if (has('mod_redirect') && o.redirect.rules.length > 0)
       stages.push(this.#shared('redirect', o.redirect, () => redirect(o.redirect)));
     // uri_clean hooks run in server.modules order (spec 1.2a).
