@@ -61,7 +61,28 @@ export function staticOptions(r: OptionReader) {
     disablePathInfo: r.bool('static-file.disable-pathinfo', false),
     followSymlink: r.bool('server.follow-symlink', true),
     forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
+    denySuffixes: cgiAssignSuffixes(r),
   };
+}
+
+/**
+ * cgi.assign's suffixes (of the file path, as mod_cgi matches them; `""` is every file).
+ * koa-lighty runs no CGI, so these files are refused rather than sent as their source;
+ * whether mod_cgi is loaded does not matter (lighttpd without it would send the source).
+ */
+function cgiAssignSuffixes(r: OptionReader): string[] {
+  return r.pairs('cgi.assign').map(([suffix]) => suffix);
+}
+
+/** The start-up warning for a cgi.assign in this scope, naming where it was set. */
+export function cgiAssignWarning(r: OptionReader): string | undefined {
+  if (!r.has('cgi.assign')) return undefined;
+  const at = r.where('cgi.assign');
+  const suffixes = cgiAssignSuffixes(r);
+  const what = suffixes.includes('')
+    ? 'every file there is'
+    : `files ending in ${suffixes.map((suffix) => JSON.stringify(suffix)).join(', ')} are`;
+  return `${at.file}:${at.line}: cgi.assign: mod_cgi is not supported by koa-lighty; ${what} denied (403), never sent as they are`;
 }
 
 /** secdownload.*: undefined while the uri-prefix is unset (the module is then inactive). */

@@ -40,6 +40,12 @@ export interface StaticFilesOptions extends RequestFileOptions {
   excludeExtensions?: readonly string[];
   /** static-file.disable-pathinfo: a file reached with trailing PATH_INFO is not sent (403). */
   disablePathInfo?: boolean;
+  /**
+   * Suffixes of the file path answered 403 whatever the method, never sent: scripts for an
+   * interpreter this server does not run (cgi.assign; `''` matches every file), whose source
+   * must not reach the client.
+   */
+  denySuffixes?: readonly string[];
   log?: Logger;
 }
 
@@ -245,6 +251,7 @@ export function staticFiles(options: StaticFilesOptions): Middleware {
       ? options.mimeTypes
       : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
   const excluded = (options.excludeExtensions ?? []).filter((ext) => ext !== '');
+  const denied = options.denySuffixes ?? [];
   const log = options.log ?? defaultLogger;
   if (!existsSync(options.documentRoot))
     log.warn(
@@ -255,6 +262,8 @@ export function staticFiles(options: StaticFilesOptions): Middleware {
   return async function staticFilesMiddleware(ctx, next) {
     const found = await resolveRequestFile(ctx, options);
     if (found.kind === 'denied') return respondWithError(ctx, 403);
+    if (found.kind === 'file' && denied.some((suffix) => found.info.path.endsWith(suffix)))
+      return respondWithError(ctx, 403);
     if (found.kind === 'file' && servesStatically(ctx.method, found)) {
       // A fifo, a device…: mod_staticfile refuses anything but a regular file.
       if (!found.info.isFile) return respondWithError(ctx, 403);

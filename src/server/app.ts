@@ -13,6 +13,7 @@ import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/ev
 import {
   accessRule,
   aliasRules,
+  cgiAssignWarning,
   fastcgiOptions,
   mimeAssign,
   redirectRules,
@@ -69,7 +70,8 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   // Each block is checked with the options it would see, so a bad value in a rarely matched
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
-  const warnings = [...unsupported(config, server), ...constructionWarnings(readers, server.modules)];
+  const cgi = new Set(readers.map(cgiAssignWarning).filter((line) => line !== undefined));
+  const warnings = [...unsupported(config, server), ...cgi, ...constructionWarnings(readers, server.modules)];
   return { file, config, server, warnings, print: () => printConfig(config, { omitPredefined: true }) };
 }
 
@@ -387,6 +389,7 @@ function unsupported(config: Config, server: ServerSettings): string[] {
   const check = (key: string, where: string) => {
     if (
       seen.has(key) ||
+      key === 'cgi.assign' || // its own warning: the files are denied (cgiAssignWarning)
       SUPPORTED_OPTIONS.has(key) ||
       key.startsWith('var.') ||
       key.startsWith('env.') ||
