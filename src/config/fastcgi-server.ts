@@ -46,7 +46,27 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
     serverTag: serverTag(r),
     serverName: r.string('server.name') || undefined,
+    debug: fastcgiDebug(r),
   };
+}
+
+/** fastcgi.debug: lighttpd's integer (0 off); "enable"/"disable" are taken too. */
+function fastcgiDebug(r: OptionReader): number {
+  const value = r.raw('fastcgi.debug');
+  if (value === undefined) return 0;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) throw r.error('fastcgi.debug', 'must be 0 or more');
+    return value;
+  }
+  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return Number(value);
+  try {
+    return toBool(value, r.where('fastcgi.debug')) ? 1 : 0;
+  } catch {
+    throw r.error(
+      'fastcgi.debug',
+      `expected a number (0 is off) or "enable"/"disable", got ${JSON.stringify(value)}`,
+    );
+  }
 }
 
 function fastcgiHost(

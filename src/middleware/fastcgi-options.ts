@@ -40,6 +40,11 @@ export interface FastCgiOptions {
   /** The error log: php-cgi's STDERR, failing backends, refused send-file paths. */
   log?: Logger;
   /**
+   * fastcgi.debug: from 1 on, each request logs the key and host chosen, the connection used
+   * (kept or new), the backend's status and the end of the exchange. Default 0.
+   */
+  debug?: number;
+  /**
    * Backends by address, shared with the other fastcgi() middlewares of one app (the
    * lighttpd.conf front end makes one per set of block options): one php-cgi and one pool per
    * address, whichever middleware names it first. Default: this middleware's own.

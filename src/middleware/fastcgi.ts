@@ -147,9 +147,11 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
       body = spooled;
     }
     const requestBody = body;
+    const debug = options.debug ? debugLog(ctx) : undefined;
     let answer: { backend: HostBlock['backend']; response: FastCgiResponse };
     try {
       answer = await target.balancer.request((backend) => {
+        debug?.(`${target.key} → ${backend.label}, load ${backend.load}`);
         const settings = target.blocks.get(backend)!.settings;
         const params = buildCgiParams(ctx, {
           scriptName: paths.scriptName,
@@ -164,13 +166,28 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
           serverName: options.serverName,
           contentLength: requestBody.length,
         });
-        return { params: cgiParamsForWire(params), body: requestBody.body, signal: gone, onStderr };
+        const onConnection =
+          debug && ((kept: boolean) => debug(`${backend.label}: ${kept ? 'kept' : 'new'} connection`));
+        return {
+          params: cgiParamsForWire(params),
+          body: requestBody.body,
+          signal: gone,
+          onStderr,
+          onConnection,
+        };
       });
     } catch (error) {
       await requestBody.discard();
       return answerFailure(ctx, error);
     }
     const { backend, response } = answer;
+    if (debug) {
+      const answered = `${backend.label}: answered ${response.status}`;
+      response.ended.then(
+        (end) => debug(`${answered}, ended with app status ${end.appStatus}; load ${backend.load}`),
+        (error: Error) => debug(`${answered}, then failed: ${error.message}; load ${backend.load}`),
+      );
+    }
     gone.addEventListener('abort', () => response.body.destroy());
     await respond(ctx, target.blocks.get(backend)!, response);
   }
@@ -198,6 +215,12 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     } catch (error) {
       answerFailure(ctx, error);
     }
+  }
+
+  /** fastcgi.debug's lines for one request: method and path (never the query, which may hold secrets). */
+  function debugLog(ctx: Context): (line: string) => void {
+    const request = `${ctx.method} ${requestState(ctx).path}`;
+    return (line) => log.info('fastcgi', `${request}: ${line}`);
   }
 
   function answerFailure(ctx: Context, error: unknown): void {
