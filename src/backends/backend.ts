@@ -16,8 +16,9 @@ export interface Backend {
   readonly pools: readonly BackendPool[];
   /** Requests running or waiting on this host. */
   readonly load: number;
+  /** Idempotent: several fastcgi() middlewares of one app may share a backend. */
   start(): Promise<void>;
-  /** Closes the pools (running requests are aborted) and stops spawned processes. */
+  /** Closes the pools (running requests are aborted) and stops spawned processes. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -118,8 +119,10 @@ class RemoteBackend implements Backend {
     return sumLoad(this.pools);
   }
   async start(): Promise<void> {}
-  async stop(): Promise<void> {
-    await Promise.all(this.pools.map((pool) => pool.destroy()));
+  #stopping: Promise<void> | undefined;
+  stop(): Promise<void> {
+    this.#stopping ??= Promise.all(this.pools.map((pool) => pool.destroy())).then(() => {});
+    return this.#stopping;
   }
 }
 
@@ -143,11 +146,17 @@ class SpawnedBackend implements Backend {
   get load(): number {
     return sumLoad(this.pools);
   }
-  async start(): Promise<void> {
-    await Promise.all(this.processes.map((proc) => proc.start()));
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  start(): Promise<void> {
+    this.#starting ??= Promise.all(this.processes.map((proc) => proc.start())).then(() => {});
+    return this.#starting;
   }
-  async stop(): Promise<void> {
-    await Promise.all(this.pools.map((pool) => pool.destroy()));
-    await Promise.all(this.processes.map((proc) => proc.stop()));
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await Promise.all(this.pools.map((pool) => pool.destroy()));
+      await Promise.all(this.processes.map((proc) => proc.stop()));
+    })();
+    return this.#stopping;
   }
 }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fastcgi-options.js';
 import type { OptionReader } from './option-reader.js';
+import { serverTag } from './server-tag.js';
 import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
 
 /** fastcgi.server with its three-level nesting (spec 3.1), host options in camelCase. */
@@ -43,9 +44,29 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     indexFiles: r.list('index-file.names'),
     followSymlink: r.bool('server.follow-symlink', true),
     forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
-    serverTag: r.string('server.tag') ?? 'lighttpd/1.4.69 (koa-lighty)',
+    serverTag: serverTag(r),
     serverName: r.string('server.name') || undefined,
+    debug: fastcgiDebug(r),
   };
+}
+
+/** fastcgi.debug: lighttpd's integer (0 off); "enable"/"disable" are taken too. */
+function fastcgiDebug(r: OptionReader): number {
+  const value = r.raw('fastcgi.debug');
+  if (value === undefined) return 0;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0) throw r.error('fastcgi.debug', 'must be 0 or more');
+    return value;
+  }
+  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return Number(value);
+  try {
+    return toBool(value, r.where('fastcgi.debug')) ? 1 : 0;
+  } catch {
+    throw r.error(
+      'fastcgi.debug',
+      `expected a number (0 is off) or "enable"/"disable", got ${JSON.stringify(value)}`,
+    );
+  }
 }
 
 function fastcgiHost(

@@ -9,6 +9,7 @@ import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
 import type { ListenAddress } from '../server/listen.js';
 import type { OptionReader } from './option-reader.js';
 import { compilePcre } from './pcre.js';
+import { serverTag } from './server-tag.js';
 import { toBool } from './values.js';
 
 export interface ServerSettings {
@@ -35,7 +36,7 @@ export function serverSettings(r: OptionReader): ServerSettings {
   return {
     documentRoot: resolve(documentRoot),
     listen: bind.startsWith('/') ? { path: bind } : { host: bind, port },
-    tag: r.string('server.tag') ?? 'lighttpd/1.4.69 (koa-lighty)',
+    tag: serverTag(r),
     errorLog: r.string('server.errorlog') || undefined,
     accessLog: r.string('accesslog.filename') || undefined,
     pidFile: r.string('server.pid-file') || undefined,
@@ -69,7 +70,29 @@ export function staticOptions(r: OptionReader) {
     excludeExtensions: r.list('static-file.exclude-extensions'),
     disablePathInfo: r.bool('static-file.disable-pathinfo', false),
     followSymlink: r.bool('server.follow-symlink', true),
+    forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
+    denySuffixes: cgiAssignSuffixes(r),
   };
+}
+
+/**
+ * cgi.assign's suffixes (of the file path, as mod_cgi matches them; `""` is every file).
+ * koa-lighty runs no CGI, so these files are refused rather than sent as their source;
+ * whether mod_cgi is loaded does not matter (lighttpd without it would send the source).
+ */
+function cgiAssignSuffixes(r: OptionReader): string[] {
+  return r.pairs('cgi.assign').map(([suffix]) => suffix);
+}
+
+/** The start-up warning for a cgi.assign in this scope, naming where it was set. */
+export function cgiAssignWarning(r: OptionReader): string | undefined {
+  if (!r.has('cgi.assign')) return undefined;
+  const at = r.where('cgi.assign');
+  const suffixes = cgiAssignSuffixes(r);
+  const what = suffixes.includes('')
+    ? 'every file there is'
+    : `files ending in ${suffixes.map((suffix) => JSON.stringify(suffix)).join(', ')} are`;
+  return `${at.file}:${at.line}: cgi.assign: mod_cgi is not supported by koa-lighty; ${what} denied (403), never sent as they are`;
 }
 
 /** secdownload.*: undefined while the uri-prefix is unset (the module is then inactive). */
@@ -175,6 +198,7 @@ export function aliasRules(r: OptionReader): Array<[string, string]> {
 }
 
 export { fastcgiOptions } from './fastcgi-server.js';
+export { serverTag } from './server-tag.js';
 
 export function redirectRules(r: OptionReader) {
   const rules = r.pairs('url.redirect').map(([match, location]) => ({ match, location }));

@@ -58,6 +58,8 @@ export interface PoolRequest {
   role?: number;
   /** FCGI_STDERR lines (PHP's error_log()); by default they go to the logger as errors. */
   onStderr?: (line: string) => void;
+  /** Told which connection carries the request: a kept one, or a new one (also for the retry). For fastcgi.debug. */
+  onConnection?: (kept: boolean) => void;
   /** Abort: before the headers the promise rejects with RequestAborted, after them the body errors. */
   signal?: AbortSignalLike;
 }

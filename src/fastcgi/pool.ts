@@ -122,6 +122,7 @@ export class BackendPool {
     const { signal } = request;
     let reused = lease.conn !== undefined;
     let conn = lease.conn ?? (await this.connect());
+    request.onConnection?.(reused);
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) {
         this.release(conn);
@@ -167,6 +168,7 @@ export class BackendPool {
         reused = false;
         try {
           conn = await this.connect();
+          request.onConnection?.(false);
         } catch (connectError) {
           // A connect error lets the balancer try another host with the same request, which
           // is only right if the body can start over there: a stream has been read from.

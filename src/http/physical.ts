@@ -21,6 +21,18 @@ export interface PhysicalOptions {
    * secdownload): the redirect for a directory must name the URL, not the file-system path.
    */
   locationPath?: string;
+  /**
+   * server.force-lowercase-filenames: the path is looked up on disk with its ASCII letters in
+   * lower case (lighttpd lower-cases its rel_path, never the document root). The script path
+   * keeps the request's spelling (SCRIPT_NAME); PATH_INFO keeps it only where lighttpd can
+   * find it again at the end of the request-target (see pathInfoCase).
+   */
+  lowercase?: boolean;
+  /**
+   * The path below docRoot to look up, when it is not uriPath itself (an index file appended
+   * to a lower-cased directory keeps its own spelling). Same length as uriPath.
+   */
+  diskPath?: string;
 }
 
 /**
@@ -34,7 +46,8 @@ export async function resolvePhysical(
   rawTarget: string,
   options: PhysicalOptions = {},
 ): Promise<Physical> {
-  const full = docRoot + uriPath;
+  const diskPath = options.diskPath ?? (options.lowercase ? asciiLowerCase(uriPath) : uriPath);
+  const full = docRoot + diskPath;
   let found: Physical;
   try {
     const info = await fileInfo(full);
@@ -48,7 +61,9 @@ export async function resolvePhysical(
   } catch (err) {
     if (!(err instanceof FileError)) throw err;
     if (err.code !== 'ENOTDIR') return { kind: 'error', status: err.status as 403 | 404 };
-    found = await fileBeforePathInfo(docRoot, uriPath);
+    found = await fileBeforePathInfo(docRoot, uriPath, diskPath);
+    if (found.kind === 'file' && diskPath !== uriPath)
+      found.pathInfo = pathInfoCase(found.pathInfo, diskPath.slice(found.scriptPath.length), rawTarget);
   }
   if (options.followSymlink === false && found.kind !== 'error') {
     // A redirect too: lighttpd refuses a symlinked directory before it would add the slash.
@@ -58,12 +73,12 @@ export async function resolvePhysical(
   return found;
 }
 
-/** The longest prefix of uriPath that is a regular file; the rest becomes PATH_INFO. */
-async function fileBeforePathInfo(docRoot: string, uriPath: string): Promise<Physical> {
+/** The longest prefix of uriPath that is a regular file (on disk as diskPath); the rest becomes PATH_INFO. */
+async function fileBeforePathInfo(docRoot: string, uriPath: string, diskPath: string): Promise<Physical> {
   for (let cut = uriPath.lastIndexOf('/'); cut > 0; cut = uriPath.lastIndexOf('/', cut - 1)) {
     const scriptPath = uriPath.slice(0, cut);
     try {
-      const info = await fileInfo(docRoot + scriptPath);
+      const info = await fileInfo(docRoot + diskPath.slice(0, cut));
       if (info.isFile) return { kind: 'file', info, pathInfo: uriPath.slice(cut), scriptPath };
       return { kind: 'error', status: 404 };
     } catch (err) {
@@ -72,6 +87,24 @@ async function fileBeforePathInfo(docRoot: string, uriPath: string): Promise<Phy
     }
   }
   return { kind: 'error', status: 404 };
+}
+
+/** lighttpd's buffer_to_lower: A-Z only, so the length never changes (`İ` stays `İ`). */
+export function asciiLowerCase(path: string): string {
+  return /[A-Z]/.test(path) ? path.replace(/[A-Z]+/g, (letters) => letters.toLowerCase()) : path;
+}
+
+/** Characters a path keeps unencoded in lighttpd's normalised request-target (RFC 3986 pchar and `/`). */
+const LITERAL_IN_TARGET = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
+/**
+ * PATH_INFO under force-lowercase-filenames: lighttpd takes it from the end of the
+ * request-target when that end equals the lower-cased path info but for case, and keeps the
+ * lower-cased one otherwise. So `/index.php/Foo` gives `/Foo`, but `/index.php/Foo?x=1` (the
+ * target ends in the query) and `/index.php/F%20oo` (the target holds `%20`) give lower case.
+ */
+function pathInfoCase(requested: string, lowered: string, rawTarget: string): string {
+  return rawTarget.includes('?') || !LITERAL_IN_TARGET.test(requested) ? lowered : requested;
 }
 
 async function throughSymlink(docRoot: string, path: string): Promise<boolean> {

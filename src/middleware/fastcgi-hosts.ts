@@ -39,12 +39,14 @@ export interface BuiltHosts {
 }
 
 export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: Logger): BuiltHosts {
-  const byAddress = new Map<string, Backend>();
+  const byAddress = options.sharedBackends ?? new Map<string, Backend>();
+  const used = new Set<Backend>();
   const routes = options.backends.map(({ key, hosts }): RouteKey<KeyTarget> => {
     const blocks = new Map<Backend, HostBlock>();
     const disableTimes = new Map<Backend, number>();
     for (const host of hosts) {
       const backend = sharedBackend(byAddress, host, log, options.workerShare);
+      used.add(backend);
       if (blocks.has(backend)) continue; // the same address twice under one key: one host
       const settings = hostSettings(host);
       if (settings.allowXSendFile && settings.xSendfileDocroot.length === 0) {
@@ -78,7 +80,7 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
       target: { key, balancer, blocks },
     };
   });
-  return { routes, backends: [...new Set(byAddress.values())] };
+  return { routes, backends: [...used] };
 }
 
 function sharedBackend(

@@ -1,4 +1,4 @@
-import type { BackendAddressOptions } from '../backends/backend.js';
+import type { Backend, BackendAddressOptions } from '../backends/backend.js';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { MimeAssign, MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
@@ -27,7 +27,11 @@ export interface FastCgiOptions {
   followSymlink?: boolean;
   /** mimetype.assign, for files sent with X-Sendfile when the backend sent no Content-Type. */
   mimeTypes?: MimeTypes | MimeAssign;
-  /** server.force-lowercase-filenames, for X-Sendfile paths. */
+  /**
+   * server.force-lowercase-filenames: scripts are looked up with the path's ASCII letters in
+   * lower case (SCRIPT_FILENAME is then lower case, SCRIPT_NAME keeps the request's spelling),
+   * and X-Sendfile paths are lower-cased.
+   */
   forceLowercaseFilenames?: boolean;
   /** server.tag: SERVER_SOFTWARE (default `koa-lighty`; '' sends it empty). */
   serverTag?: string;
@@ -35,6 +39,17 @@ export interface FastCgiOptions {
   serverName?: string;
   /** The error log: php-cgi's STDERR, failing backends, refused send-file paths. */
   log?: Logger;
+  /**
+   * fastcgi.debug: from 1 on, each request logs the key and host chosen, the connection used
+   * (kept or new), the backend's status and the end of the exchange. Default 0.
+   */
+  debug?: number;
+  /**
+   * Backends by address, shared with the other fastcgi() middlewares of one app (the
+   * lighttpd.conf front end makes one per set of block options): one php-cgi and one pool per
+   * address, whichever middleware names it first. Default: this middleware's own.
+   */
+  sharedBackends?: Map<string, Backend>;
   /**
    * `koa-lighty --workers N`: this process is worker `index` of `count` and opens only its
    * share of each backend's connections (php-cgi serves FCGI_MAX_CONNS at once, in total).

@@ -6,7 +6,10 @@
  *    claims the request now, without looking at the disk; a `/prefix` key then splits the
  *    path itself (`/echo/foo/bar` → `/echo` + `/foo/bar`).
  * 2. after the file step and index-file, at the physical path: `.php` keys see
- *    `/srv/www/index.php` for `/index.php/extra/path` and for `/`.
+ *    `/srv/www/index.php` for `/index.php/extra/path` and for `/`. Whatever its check-local:
+ *    a check-local-off `.php` key that the URL did not match (`/index.php/extra`, or
+ *    `/INDEX.PHP` under force-lowercase-filenames) still takes the script found here, as in
+ *    lighttpd; passing it on would send the script's source as a static file.
  *
  * A `/prefix` key with check-local on is matched against uri.path in the second look too
  * (lighttpd compares it with the physical path there, where it can only match by accident),
@@ -48,8 +51,7 @@ export class FastCgiRoutes<Target> {
 
   /** The second look: the physical path of the file found (and uri.path for `/prefix` keys). */
   matchFile(physicalPath: string, uriPath: string): RouteKey<Target> | undefined {
-    const route = this.find(physicalPath, uriPath);
-    return route?.checkLocal ? route : undefined;
+    return this.find(physicalPath, uriPath);
   }
 
   private find(fn: string, uriPath: string): RouteKey<Target> | undefined {

@@ -5,6 +5,7 @@ import type { FastCgiResponse } from '../fastcgi/exchange.js';
 import { ClientGone } from '../fastcgi/pool-options.js';
 import { respondWithError } from '../http/error-page.js';
 import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
+import { asciiLowerCase } from '../http/physical.js';
 import { requestState } from '../http/request-state.js';
 import { defaultLogger } from '../log.js';
 import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
@@ -55,7 +56,13 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
       ? options.mimeTypes
       : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
   const documentRoot = withoutTrailingSlash(resolve(options.documentRoot));
-  const fileOptions = { documentRoot, indexFiles: options.indexFiles, followSymlink: options.followSymlink };
+  const lowercase = options.forceLowercaseFilenames === true;
+  const fileOptions = {
+    documentRoot,
+    indexFiles: options.indexFiles,
+    followSymlink: options.followSymlink,
+    forceLowercaseFilenames: lowercase,
+  };
   const serverTag = options.serverTag ?? 'koa-lighty';
   const { routes: keys, backends } = buildHosts(options, mimeTypes, log);
   const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
@@ -87,7 +94,9 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     const early = routes.matchUriPath(path);
     if (early && 'claimed' in early) {
       const { target, scriptName, pathInfo } = early.claimed;
-      return forward(ctx, target, { scriptName, pathInfo, scriptFilename: documentRoot + scriptName });
+      // lighttpd's physical path, built even when the disk is not consulted.
+      const scriptFilename = documentRoot + (lowercase ? asciiLowerCase(scriptName) : scriptName);
+      return forward(ctx, target, { scriptName, pathInfo, scriptFilename });
     }
     if (early && !early.pending.target.balancer.available) {
       log.error('fastcgi', `all handlers for ${early.pending.key} are down`);
@@ -138,9 +147,11 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
       body = spooled;
     }
     const requestBody = body;
+    const debug = options.debug ? debugLog(ctx) : undefined;
     let answer: { backend: HostBlock['backend']; response: FastCgiResponse };
     try {
       answer = await target.balancer.request((backend) => {
+        debug?.(`${target.key} → ${backend.label}, load ${backend.load}`);
         const settings = target.blocks.get(backend)!.settings;
         const params = buildCgiParams(ctx, {
           scriptName: paths.scriptName,
@@ -155,13 +166,28 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
           serverName: options.serverName,
           contentLength: requestBody.length,
         });
-        return { params: cgiParamsForWire(params), body: requestBody.body, signal: gone, onStderr };
+        const onConnection =
+          debug && ((kept: boolean) => debug(`${backend.label}: ${kept ? 'kept' : 'new'} connection`));
+        return {
+          params: cgiParamsForWire(params),
+          body: requestBody.body,
+          signal: gone,
+          onStderr,
+          onConnection,
+        };
       });
     } catch (error) {
       await requestBody.discard();
       return answerFailure(ctx, error);
     }
     const { backend, response } = answer;
+    if (debug) {
+      const answered = `${backend.label}: answered ${response.status}`;
+      response.ended.then(
+        (end) => debug(`${answered}, ended with app status ${end.appStatus}; load ${backend.load}`),
+        (error: Error) => debug(`${answered}, then failed: ${error.message}; load ${backend.load}`),
+      );
+    }
     gone.addEventListener('abort', () => response.body.destroy());
     await respond(ctx, target.blocks.get(backend)!, response);
   }
@@ -189,6 +215,12 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     } catch (error) {
       answerFailure(ctx, error);
     }
+  }
+
+  /** fastcgi.debug's lines for one request: method and path (never the query, which may hold secrets). */
+  function debugLog(ctx: Context): (line: string) => void {
+    const request = `${ctx.method} ${requestState(ctx).path}`;
+    return (line) => log.info('fastcgi', `${request}: ${line}`);
   }
 
   function answerFailure(ctx: Context, error: unknown): void {

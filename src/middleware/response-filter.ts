@@ -15,6 +15,22 @@ export interface StripInternalHeadersOptions {
   server?: string;
 }
 
+/** Where serverTag() leaves the tag of one response, over the filter's own. */
+const RESPONSE_TAG = Symbol.for('koa-lighty.server-tag');
+type TaggedResponse = ServerResponse & { [RESPONSE_TAG]?: string };
+
+/**
+ * The Server header for the responses passing through this middleware, instead of the one
+ * given to stripInternalHeaders (mounted in front of it): server.tag set in a lighttpd.conf
+ * block. '' sends none.
+ */
+export function serverTag(tag: string): Middleware {
+  return function serverTagMiddleware(ctx, next) {
+    (ctx.res as TaggedResponse)[RESPONSE_TAG] = tag;
+    return next();
+  };
+}
+
 export function isInternalHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return lower.startsWith('x-lighttpd-') || lower === 'x-sendfile' || lower === 'x-sendfile2';
@@ -25,17 +41,18 @@ export function stripInternalHeaders(options: StripInternalHeadersOptions = {}):
   // One function for every response; the writeHead it wraps is kept on the response, under a
   // key of this instance's own (two instances, or one used twice, still chain).
   const unfiltered = Symbol('writeHead before the filter');
-  type FilteredResponse = ServerResponse & { [unfiltered]?: WriteHead };
+  type FilteredResponse = TaggedResponse & { [unfiltered]?: WriteHead };
   const filteredWriteHead = function filteredWriteHead(this: FilteredResponse, ...args: unknown[]) {
     for (const name of this.getHeaderNames()) if (isInternalHeader(name)) this.removeHeader(name);
     // Headers handed to writeHead itself skip setHeader: filter them too.
     const last = args.length - 1;
     if (last >= 1 && typeof args[last] === 'object' && args[last] !== null)
       args[last] = withoutInternal(args[last]);
-    if (tag) {
+    const chosen = this[RESPONSE_TAG] ?? tag;
+    if (chosen) {
       // lighttpd ends the head with Date, then Server.
       if (!this.hasHeader('Date') && this.sendDate) this.setHeader('Date', httpDate());
-      if (!this.hasHeader('Server') && !headerListHas(args[last], 'server')) this.setHeader('Server', tag);
+      if (!this.hasHeader('Server') && !headerListHas(args[last], 'server')) this.setHeader('Server', chosen);
     }
     return (this[unfiltered] as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as WriteHead;

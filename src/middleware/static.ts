@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import { respondWithError } from '../http/error-page.js';
 import type { FileInfo } from '../http/file-info.js';
 import { DEFAULT_MIME_ASSIGN, type MimeAssign, MimeTypes, OCTET_STREAM } from '../http/mime.js';
-import { resolvePhysical } from '../http/physical.js';
+import { asciiLowerCase, resolvePhysical } from '../http/physical.js';
 import { type RequestState, requestState } from '../http/request-state.js';
 import { serveFile } from '../http/serve-file.js';
 import { defaultLogger, type Logger } from '../log.js';
@@ -24,6 +24,13 @@ export interface RequestFileOptions {
   indexFiles?: readonly string[];
   /** server.follow-symlink (default true). */
   followSymlink?: boolean;
+  /**
+   * server.force-lowercase-filenames: files are looked up with the path's ASCII letters in
+   * lower case (`/IMAGE.JPG` is `image.jpg` on disk; the document root keeps its case).
+   * Suffix rules on the file path (exclude-extensions, denySuffixes, mimetype.assign, the
+   * FastCGI `.php` key) then see the lower-cased path, as in lighttpd.
+   */
+  forceLowercaseFilenames?: boolean;
 }
 
 export interface StaticFilesOptions extends RequestFileOptions {
@@ -33,6 +40,12 @@ export interface StaticFilesOptions extends RequestFileOptions {
   excludeExtensions?: readonly string[];
   /** static-file.disable-pathinfo: a file reached with trailing PATH_INFO is not sent (403). */
   disablePathInfo?: boolean;
+  /**
+   * Suffixes of the file path answered 403 whatever the method, never sent: scripts for an
+   * interpreter this server does not run (cgi.assign; `''` matches every file), whose source
+   * must not reach the client.
+   */
+  denySuffixes?: readonly string[];
   log?: Logger;
 }
 
@@ -95,12 +108,24 @@ function resolvedOptions(options: RequestFileOptions): { docRoot: string; key: s
     held &&
     held.from[0] === options.documentRoot &&
     held.from[1] === options.followSymlink &&
-    held.from[2] === options.indexFiles
+    held.from[2] === options.indexFiles &&
+    held.from[3] === options.forceLowercaseFilenames
   )
     return held;
   const docRoot = documentRootPath(options.documentRoot);
-  const key = [docRoot, options.followSymlink !== false, ...(options.indexFiles ?? [])].join('\0');
-  const made = { docRoot, key, from: [options.documentRoot, options.followSymlink, options.indexFiles] };
+  const key = [
+    docRoot,
+    options.followSymlink !== false,
+    options.forceLowercaseFilenames === true,
+    ...(options.indexFiles ?? []),
+  ].join('\0');
+  const from = [
+    options.documentRoot,
+    options.followSymlink,
+    options.indexFiles,
+    options.forceLowercaseFilenames,
+  ];
+  const made = { docRoot, key, from };
   // A relative root depends on the working directory, which may change: not kept.
   if (options.documentRoot.startsWith('/')) optionKeys.set(options, made);
   return made;
@@ -120,6 +145,7 @@ async function findRequestFile(
   const physical = await resolvePhysical(docRoot, base.path, state.target, {
     followSymlink: options.followSymlink,
     locationPath: state.path,
+    lowercase: options.forceLowercaseFilenames,
   });
   if (physical.kind === 'redirect' || physical.kind === 'error') return physical;
   let found: Found;
@@ -159,8 +185,12 @@ async function indexFile(
   for (const name of options.indexFiles ?? []) {
     if (name === '') continue;
     const scriptPath = name.startsWith('/') ? name : dirPath + name;
+    // lighttpd appends the name as written to the (lower-cased) directory's physical path.
+    const diskPath =
+      options.forceLowercaseFilenames && !name.startsWith('/') ? asciiLowerCase(dirPath) + name : scriptPath;
     const candidate = await resolvePhysical(docRoot, scriptPath, target, {
       followSymlink: options.followSymlink,
+      diskPath,
     });
     switch (candidate.kind) {
       case 'file':
@@ -189,10 +219,11 @@ function aliasedBase(state: RequestState): { docRoot: string; path: string; urlP
   const alias = state.alias;
   if (!alias) return undefined;
   let rest = state.path.slice(alias.prefix.length);
-  let urlPrefix = alias.prefix;
+  // The request's own spelling of the prefix (it may differ in case: force-lowercase-filenames).
+  let urlPrefix = state.path.slice(0, alias.prefix.length);
   if (alias.prefix.endsWith('/')) {
     rest = `/${rest}`;
-    urlPrefix = alias.prefix.slice(0, -1);
+    urlPrefix = urlPrefix.slice(0, -1);
   } else if (rest !== '' && !rest.startsWith('/')) {
     return undefined;
   }
@@ -220,6 +251,7 @@ export function staticFiles(options: StaticFilesOptions): Middleware {
       ? options.mimeTypes
       : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
   const excluded = (options.excludeExtensions ?? []).filter((ext) => ext !== '');
+  const denied = options.denySuffixes ?? [];
   const log = options.log ?? defaultLogger;
   if (!existsSync(options.documentRoot))
     log.warn(
@@ -230,6 +262,8 @@ export function staticFiles(options: StaticFilesOptions): Middleware {
   return async function staticFilesMiddleware(ctx, next) {
     const found = await resolveRequestFile(ctx, options);
     if (found.kind === 'denied') return respondWithError(ctx, 403);
+    if (found.kind === 'file' && denied.some((suffix) => found.info.path.endsWith(suffix)))
+      return respondWithError(ctx, 403);
     if (found.kind === 'file' && servesStatically(ctx.method, found)) {
       // A fifo, a device…: mod_staticfile refuses anything but a regular file.
       if (!found.info.isFile) return respondWithError(ctx, 403);

@@ -11,7 +11,9 @@ export const modAlias = module({
   optionKeys: { rules: 'alias.url' },
   read(r) {
     const rules = aliasRules(r);
-    return rules.length > 0 ? rules : undefined;
+    // server.force-lowercase-filenames: prefixes compare without case, as lighttpd's.
+    const caseInsensitive = r.bool('server.force-lowercase-filenames', false);
+    return rules.length > 0 ? { rules, caseInsensitive } : undefined;
   },
-  stage: (rules) => alias(rules),
+  stage: ({ rules, caseInsensitive }) => alias(rules, { caseInsensitive }),
 });

@@ -26,6 +26,8 @@ export const modFastcgi = module({
       mimeTypes: build.mimeTypes,
       log: build.log,
       workerShare: build.worker,
+      // Blocks whose options differ build their own stage, but one address is one php-cgi.
+      sharedBackends: build.shared('fastcgi-backends', 'all', () => new Map()),
     });
     build.onReady(() => made.ready());
     build.onClose(() => made.close());

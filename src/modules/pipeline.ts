@@ -6,10 +6,11 @@
  */
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
-import { mimeAssign } from '../config/mapping.js';
+import { mimeAssign, type ServerSettings, serverTag } from '../config/mapping.js';
 import type { OptionReader } from '../config/option-reader.js';
 import { MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
+import { serverTag as serverTagStage } from '../middleware/response-filter.js';
 import { OptionError } from '../option-error.js';
 import { type BuildContext, type ModuleDescriptor, pipelineOrder, REQUEST_HOOKS } from './descriptor.js';
 import { MODULES } from './table.js';
@@ -41,16 +42,21 @@ export class StageRegistry {
     return instance;
   }
 
-  /** The pipeline of the loaded modules for these options. */
-  pipeline(
-    r: OptionReader,
-    loaded: readonly string[],
-    table: readonly ModuleDescriptor[] = MODULES,
-  ): Pipeline {
+  /**
+   * The pipeline of the loaded modules for these options. The core's own stage comes first:
+   * server.tag set in a block gives this pipeline's responses the block's Server header.
+   */
+  pipeline(r: OptionReader, server: ServerSettings, table: readonly ModuleDescriptor[] = MODULES): Pipeline {
     const build = this.#context(r);
     const outer: Middleware[] = [];
     const all: Middleware[] = [];
-    for (const descriptor of pipelineOrder(table, loaded)) {
+    const tag = serverTag(r);
+    if (tag !== server.tag) {
+      const stage = this.shared('server-tag', tag, () => serverTagStage(tag));
+      outer.push(stage);
+      all.push(stage);
+    }
+    for (const descriptor of pipelineOrder(table, server.modules)) {
       const stage = buildStage(descriptor, r, build);
       if (!stage) continue;
       all.push(stage);

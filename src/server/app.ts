@@ -9,7 +9,7 @@ import { createWriteStream, existsSync, statSync } from 'node:fs';
 import Koa from 'koa';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
-import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
+import { cgiAssignWarning, mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
 import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
@@ -49,7 +49,8 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   // Each block is checked with the options it would see, so a bad value in a rarely matched
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
-  const warnings = [...unsupported(config, server), ...constructionWarnings(readers, server.modules)];
+  const cgi = new Set(readers.map(cgiAssignWarning).filter((line) => line !== undefined));
+  const warnings = [...unsupported(config, server), ...cgi, ...constructionWarnings(readers, server.modules)];
   return { file, config, server, warnings, print: () => printConfig(config, { omitPredefined: true }) };
 }
 
@@ -116,7 +117,7 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     const key = ids.join(',');
     let pipeline = pipelines.get(key);
     if (!pipeline) {
-      pipeline = stages.pipeline(readerFor(config, ids), server.modules);
+      pipeline = stages.pipeline(readerFor(config, ids), server);
       pipelines.set(key, pipeline);
     }
     return pipeline;
@@ -179,7 +180,7 @@ export function createBackendSupervisor(loaded: LoadedConfig, log: Logger = serv
   const registry = new StageRegistry(building.log, undefined);
   if (loaded.server.modules.includes('mod_fastcgi')) {
     for (const ids of [[], ...loaded.config.blocks.map(lineage)])
-      registry.pipeline(readerFor(loaded.config, ids), ['mod_fastcgi'], [modFastcgi]);
+      registry.pipeline(readerFor(loaded.config, ids), loaded.server, [modFastcgi]);
   }
   building.unmute();
   return { log, start: () => registry.ready(), stop: () => registry.close() };
@@ -219,6 +220,7 @@ function unsupported(config: Config, server: ServerSettings): string[] {
   const check = (key: string, where: string) => {
     if (
       seen.has(key) ||
+      key === 'cgi.assign' || // its own warning: the files are denied (cgiAssignWarning)
       SUPPORTED_OPTIONS.has(key) ||
       key.startsWith('var.') ||
       key.startsWith('env.') ||
