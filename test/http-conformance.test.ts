@@ -57,6 +57,12 @@ interface Case {
   halfClose?: boolean;
   /** What the user sees, as a check that the case exercises what its title says. */
   expect: number;
+  /**
+   * lighttpd refused the request before it read the version (an RTSP request line, a head
+   * over the size limit) and answers HTTP/1.0; koa-lighty answers by the version Node
+   * parsed. Only the status line's version is left out of the comparison.
+   */
+  versionUnread?: boolean;
 }
 
 const cases: Record<string, Case> = {
@@ -85,6 +91,23 @@ const cases: Record<string, Case> = {
     request: bytes(
       'GET http://Www.Example.org/env.php?x=1 HTTP/1.1\nHost: www.example.org\nConnection: close\n',
     ),
+    expect: 200,
+  },
+  'absolute-form target names the host of an HTTP/1.1 request without Host': {
+    request: bytes('HEAD http://www.example.org/index.html HTTP/1.1\nConnection: close\n'),
+    expect: 200,
+  },
+  'HTTP/1.1 request without Host': {
+    request: bytes('GET /index.html HTTP/1.1\nConnection: close\n'),
+    expect: 400,
+  },
+  'OPTIONS * over HTTP/1.1 without Host': {
+    request: bytes('OPTIONS * HTTP/1.1\nConnection: close\n'),
+    expect: 400,
+  },
+  'HTTP/1.0 keep-alive request gets an HTTP/1.0 answer': {
+    request: bytes('GET /index.html HTTP/1.0\nConnection: keep-alive\n'),
+    halfClose: true,
     expect: 200,
   },
   'absolute-form target without a path': {
@@ -163,6 +186,7 @@ const cases: Record<string, Case> = {
     request: bytes('OPTIONS rtsp://221.192.134.146:80 RTSP/1.1\nHost: 221.192.134.146:80\n'),
     halfClose: true,
     expect: 400,
+    versionUnread: true,
   },
   'a chunk extension': {
     request: bytes(
@@ -185,11 +209,18 @@ const cases: Record<string, Case> = {
       'abc',
     ),
     expect: 431,
+    versionUnread: true,
   },
 };
 
+/** The status line's version too: HTTP/1.0 requests are answered in kind. */
 function seen(r: RawResponse) {
-  return { status: r.status, allow: r.headers.allow, body: r.body.toString('latin1') };
+  return {
+    version: r.statusLine.split(' ')[0],
+    status: r.status,
+    allow: r.headers.allow,
+    body: r.body.toString('latin1'),
+  };
 }
 
 for (const [title, c] of Object.entries(cases)) {
@@ -197,7 +228,9 @@ for (const [title, c] of Object.entries(cases)) {
     const send = (port: number) => rawExchange(port, c.request, 10_000, { halfClose: c.halfClose });
     const [expected, actual] = await Promise.all([send(lighttpd!.port), send(koa!.port)]);
     t.is(expected.status, c.expect, 'lighttpd answers as the case says');
-    t.deepEqual(seen(actual), seen(expected));
+    const [got, want] = [seen(actual), seen(expected)];
+    if (c.versionUnread) want.version = got.version;
+    t.deepEqual(got, want);
   });
 }
 

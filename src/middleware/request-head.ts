@@ -67,6 +67,9 @@ export function checkRequestHead(ctx: Context, options: RequestHeadOptions = {})
     const size = headSize(req);
     if (size > limit)
       throw new BadRequestHead(`request head of ${size} bytes is over server.max-request-field-size`, 431);
+    // RFC 9112 3.2: an HTTP/1.1 request names its host, in the target or a Host header.
+    if (req.httpVersion !== '1.0' && req.headers.host === undefined && !ABSOLUTE_FORM.test(url))
+      throw new BadRequestHead('HTTP/1.1 request without Host');
     if (url === '*') {
       if (req.method !== 'OPTIONS') throw new BadRequestHead(`${req.method} * is not a request-target`);
       ctx.status = 200;

@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorPageBody, reasonPhrase } from '../http/error-page.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
@@ -27,8 +27,14 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
       maxHeaderSize: options.maxRequestFieldSize ?? DEFAULT_MAX_REQUEST_FIELD_SIZE,
       // Node's parser stays strict: its lenient mode also lets request smuggling through.
       insecureHTTPParser: false,
+      // An absolute-form target names the host without a Host header (RFC 9112 3.2.2);
+      // requestHead() refuses HTTP/1.1 requests that name none, with lighttpd's page.
+      requireHostHeader: false,
     },
-    handler,
+    (req, res) => {
+      if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
+      handler(req, res);
+    },
   );
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
   // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
@@ -43,6 +49,31 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
     answerParseError(err, socket, log),
   );
   return server;
+}
+
+/**
+ * An HTTP/1.0 request is answered with an HTTP/1.0 status line, as lighttpd does: old clients
+ * and lighttpd's own test suite check it. Node writes `HTTP/1.1` in every status line, in one
+ * place (ServerResponse's _storeHeader, which writeHead and the implicit head both call, in
+ * Node 20 and 24 alike); the line is rewritten there. Everything else Node already does by
+ * the request's version: no chunking, and the connection closes unless asked to stay.
+ * test/http-conformance.test.ts checks the line on both Node versions.
+ */
+function answerInKind(res: ServerResponse): void {
+  const target = res as ServerResponse & { _storeHeader?: (firstLine: string, headers: unknown) => void };
+  const store = target._storeHeader;
+  if (typeof store !== 'function') return;
+  target._storeHeader = function storeHttp10Header(
+    this: ServerResponse,
+    firstLine: string,
+    headers: unknown,
+  ) {
+    return store.call(
+      this,
+      firstLine.startsWith('HTTP/1.1 ') ? `HTTP/1.0 ${firstLine.slice(9)}` : firstLine,
+      headers,
+    );
+  };
 }
 
 /**

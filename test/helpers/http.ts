@@ -29,6 +29,8 @@ export async function serve(app: Koa): Promise<Served> {
 }
 
 export interface RawResponse {
+  /** `HTTP/1.1 200 OK` */
+  statusLine: string;
   status: number;
   headers: Record<string, string>;
   /** Header lines exactly as received, in order (for order and case checks). */
@@ -88,7 +90,13 @@ export function rawExchange(
       }
       let body: Buffer = all.subarray(end + 4);
       if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, headerLines, body });
+      resolve({
+        statusLine: statusLine!,
+        status: Number(statusLine!.split(' ')[1]),
+        headers,
+        headerLines,
+        body,
+      });
     });
     if (halfClose) socket.end(request);
     else socket.write(request);
