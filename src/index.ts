@@ -4,7 +4,29 @@
  */
 
 export { ConfigError } from './config/errors.js';
+export { UnsupportedRegex } from './config/pcre.js';
+export {
+  BadCgiResponse,
+  ClosedBeforeHeaders,
+  ClosedBeforeResponse,
+  ClosedMidResponse,
+  ConnectFailed,
+  ConnectTimeout,
+  FastCgiError,
+  NoBackendAvailable,
+  PoolClosed,
+  ProtocolError,
+  QueueTimeout,
+  ReadTimeout,
+  RequestAborted,
+  RequestBodyFailed,
+  RequestRejected,
+  WriteTimeout,
+} from './fastcgi/errors.js';
+export { FileError } from './http/file-info.js';
+export { FileShrunkError } from './http/file-stream.js';
 export { DEFAULT_MIME_ASSIGN, MimeTypes } from './http/mime.js';
+export { BadRequestTarget } from './http/request-path.js';
 export { type RequestState, requestState } from './http/request-state.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
@@ -23,7 +45,9 @@ export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
+export { OptionError } from './option-error.js';
 export { type SecdownloadUrlOptions, secdownloadUrl } from './secdownload/url.js';
 export { createApp, type LightyApp, type LoadedConfig, loadConfig } from './server/app.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
+export { StoreDeadlineExceeded } from './stores/deadline.js';
 export { fileStore, memcachedStore, memoryStore, type TriggerStore } from './stores/index.js';

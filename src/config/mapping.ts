@@ -200,16 +200,10 @@ export function aliasRules(r: OptionReader): Array<[string, string]> {
 export { fastcgiOptions } from './fastcgi-server.js';
 export { serverTag } from './server-tag.js';
 
+/** url.redirect and url.redirect-code; the stage itself refuses what it cannot do (redirect.ts). */
 export function redirectRules(r: OptionReader) {
-  const rules = r.pairs('url.redirect').map(([match, location]) => ({ match, location }));
-  for (const { location } of rules) {
-    // `%%` is a literal `%` (as in redirect.ts's usesConditionCaptures); `%1` is a capture.
-    if (/(?:^|[^%])(?:%%)*%[0-9]/.test(location)) {
-      throw r.error('url.redirect', `%N references (${location}) are not supported yet`);
-    }
-  }
   return {
-    rules,
-    status: r.int('url.redirect-code', 301, { min: 300, max: 399 }),
+    rules: r.pairs('url.redirect').map(([match, location]) => ({ match, location })),
+    status: r.int('url.redirect-code', 301),
   };
 }

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { asciiLowerCase } from '../http/physical.js';
 import { requestState } from '../http/request-state.js';
+import { OptionError } from '../option-error.js';
 
 /**
  * mod_alias (alias.url): a URL prefix served from another directory, e.g.
@@ -16,9 +17,14 @@ export function alias(
   options: { caseInsensitive?: boolean } = {},
 ): Middleware {
   const checked = rules.map(([prefix, directory]) => {
-    if (!prefix.startsWith('/')) throw new Error(`alias.url: "${prefix}" must start with /`);
+    if (!prefix.startsWith('/'))
+      throw new OptionError('ERR_ALIAS_PREFIX', 'rules', `"${prefix}" must start with /`);
     if (!directory.startsWith('/'))
-      throw new Error(`alias.url: "${prefix}" => "${directory}" must be an absolute path`);
+      throw new OptionError(
+        'ERR_ALIAS_DIRECTORY',
+        'rules',
+        `"${prefix}" => "${directory}" must be an absolute path`,
+      );
     return { rule: { prefix, directory }, folded: asciiLowerCase(prefix) };
   });
   const caseless = options.caseInsensitive === true;

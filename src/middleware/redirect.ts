@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { compilePcre } from '../config/pcre.js';
 import { requestState } from '../http/request-state.js';
+import { OptionError } from '../option-error.js';
 import {
   normaliseRuleMatch,
   normaliseRuleTarget,
@@ -38,10 +39,14 @@ export interface RedirectOptions {
 export function redirect(options: RedirectOptions): Middleware {
   const status = options.status ?? 301;
   if (!Number.isInteger(status) || status < 300 || status > 399)
-    throw new Error(`url.redirect-code must be a 3xx status, not ${status}`);
+    throw new OptionError('ERR_REDIRECT_STATUS', 'status', `must be a 3xx status, not ${status}`);
   const rules = options.rules.map((rule) => {
     if (usesConditionCaptures(rule.location))
-      throw new Error(`url.redirect: %N references (${rule.location}) are not supported yet`);
+      throw new OptionError(
+        'ERR_REDIRECT_CONDITION_CAPTURE',
+        'rules',
+        `%N references (${rule.location}) are not supported yet`,
+      );
     return {
       regex: typeof rule.match === 'string' ? compilePcre(normaliseRuleMatch(rule.match)) : rule.match,
       location: normaliseRuleTarget(rule.location),
@@ -55,6 +60,7 @@ export function redirect(options: RedirectOptions): Middleware {
       ctx.status = status;
       ctx.set('Location', safeLocation(substitute(rule.location, m)));
       ctx.body = Buffer.alloc(0);
+      ctx.remove('Content-Type'); // lighttpd's redirect has none (Koa would say octet-stream)
       return;
     }
     await next();
