@@ -3,7 +3,7 @@
  * 502 (not a hang, not a crash), and once the supervisor has respawned php-cgi the site works
  * again without a restart.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -11,28 +11,19 @@ import { memoryLogger } from '../src/log.js';
 import type { FastCgiHost } from '../src/middleware/fastcgi.js';
 import { fastcgiApp } from './fastcgi-middleware-app.js';
 import { PHP_FIXTURES } from './helpers/php-cgi.js';
+import { socketHolders, unixListenerInodes } from './helpers/ports.js';
 
-/** Pids of the php-cgi processes listening on `socket` (ours: the socket is in our temp dir). */
+/** Pids of the processes that lead a group and hold the socket listening at `socket`: php-cgi (the socket is in our temp dir). */
 function phpCgiLeaders(socket: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  return socketHolders(unixListenerInodes(socket)).filter((pid) => {
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (
-        cmdline.some((arg) => arg.includes('php-cgi')) &&
-        cmdline.includes(socket) &&
-        pgid === Number(entry)
-      ) {
-        pids.push(Number(entry));
-      }
+      return pgid === pid;
     } catch {
-      // the process ended while we looked
+      return false; // the process ended while we looked
     }
-  }
-  return pids;
+  });
 }
 
 /** fastcgi() spawning php-cgi on a socket in a temp dir, in a Koa app on a free port. */
