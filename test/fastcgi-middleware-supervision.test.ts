@@ -3,7 +3,7 @@
  * 502 (not a hang, not a crash), and once the supervisor has respawned php-cgi the site works
  * again without a restart.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -12,6 +12,7 @@ import type { FastCgiHost } from '../src/middleware/fastcgi.js';
 import { fastcgiApp } from './fastcgi-middleware-app.js';
 import { PHP_FIXTURES } from './helpers/php-cgi.js';
 import { socketHolders, unixListenerInodes } from './helpers/ports.js';
+import { eventually } from './helpers/wait.js';
 
 /** Pids of the processes that lead a group and hold the socket listening at `socket`: php-cgi (the socket is in our temp dir). */
 function phpCgiLeaders(socket: string): number[] {
@@ -24,6 +25,24 @@ function phpCgiLeaders(socket: string): number[] {
       return false; // the process ended while we looked
     }
   });
+}
+
+/**
+ * Whether a process of the group `leader` leads sleeps in a timer: a worker inside
+ * fcgi-sleep.php's usleep(), so the request has reached PHP (Linux: /proc/PID/wchan).
+ */
+function sleepsInAScript(leader: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== leader) continue;
+      if (readFileSync(`/proc/${entry}/wchan`, 'utf8').includes('nanosleep')) return true;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return false;
 }
 
 /** fastcgi() spawning php-cgi on a socket in a temp dir, in a Koa app on a free port. */
@@ -46,7 +65,8 @@ test('php-cgi killed during a request: that request gets 502, the next ones succ
   const [leader] = phpCgiLeaders(`${socket}-0`);
   t.truthy(leader, 'the supervisor spawned php-cgi on socket-0');
   const inFlight = fetch(`${server.url}/fcgi-sleep.php?ms=5000`);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Killed once PHP runs the script (before that, the request's connect would be refused: 503).
+  t.true(await eventually(() => sleepsInAScript(leader!)));
   process.kill(-leader!, 'SIGKILL');
 
   const killed = await inFlight;

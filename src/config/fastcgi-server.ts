@@ -92,6 +92,9 @@ function fastcgiHost(
   }
   const port = int('port', 1, 65535);
   const binPath = str('bin-path');
+  // lighttpd splits at every space: a leading one leaves no program to run.
+  if (binPath !== undefined && /^[ \t]/.test(binPath))
+    throw r.error('fastcgi.server', `${key}: "bin-path" must start with the program, not a space`);
   if (socket && (hostName || port))
     throw r.error('fastcgi.server', `${key}: "socket" cannot be combined with "host"/"port"`);
   if (!socket && !hostName && !binPath)

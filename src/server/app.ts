@@ -100,7 +100,7 @@ export interface LightyApp {
   user?: string;
   group?: string;
   log: Logger;
-  /** Spawns php-cgi and waits until every backend accepts connections. */
+  /** Spawns the bin-path programs (php-cgi) and resolves once their sockets listen. */
   ready(): Promise<void>;
   /** Stops spawned php-cgi, closes pools and stores. */
   close(): Promise<void>;
