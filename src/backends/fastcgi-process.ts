@@ -252,7 +252,11 @@ export class FastCgiProcess extends EventEmitter<FastCgiProcessEvents> {
       if (this.stopping || this.child !== child) return;
       this.scheduleRespawn(Date.now() - startedAt, what);
     };
-    child.once('error', (error) => onGone(`could not be started (${error.message})`));
+    child.once('error', (error) => {
+      // Node names the command it ran (setpriv) when it is the directory that is missing.
+      const why = this.cwd && !existsSync(this.cwd) ? `no directory ${this.cwd}` : error.message;
+      onGone(`could not be started (${why})`);
+    });
     child.once('exit', (code, signal) => {
       this.emit('exit', code, signal);
       onGone(signal ? `was killed by ${signal}` : `exited with code ${code}`);
