@@ -20,7 +20,7 @@ import {
   startKoaLighty,
   stillAlive,
 } from './helpers/koa-lighty.js';
-import { freePort } from './helpers/ports.js';
+import { freePort, socketHolders, unixListenerInodes } from './helpers/ports.js';
 
 const E2E = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e');
 const VERSION = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
@@ -290,23 +290,9 @@ function socketsIn(path: string): string[] {
   return readdirSync(path).filter((name) => lstatSync(join(path, name)).isSocket());
 }
 
-/** Live php-cgi processes whose command line names a path under `prefix`. */
+/** Live processes holding a listening unix socket under `prefix`: the php-cgi we spawned there. */
 function phpCgiUsing(prefix: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (
-        cmdline.includes('php-cgi') &&
-        cmdline.includes(prefix) &&
-        processName(Number(entry)) !== undefined
-      ) {
-        found.push(Number(entry));
-      }
-    } catch {
-      // gone
-    }
-  }
-  return found;
+  return socketHolders(unixListenerInodes((bound) => bound.startsWith(prefix))).filter(
+    (pid) => processName(pid) !== undefined,
+  );
 }

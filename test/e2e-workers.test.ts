@@ -61,11 +61,13 @@ test('--workers 2: both workers serve PHP, share the trigger file database, and 
   });
   t.regex(server.output(), new RegExp(`listening on http://127\\.0\\.0\\.1:${server.port} with 2 workers`));
 
-  const children = descendantPids(server.pid);
-  const workers = children.filter(isNodeProcess);
-  const php = children.filter((pid) => processName(pid) === 'php-cgi');
+  const phpCgi = () => descendantPids(server.pid).filter((pid) => processName(pid) === 'php-cgi');
+  const workers = descendantPids(server.pid).filter(isNodeProcess);
   t.is(workers.length, 2, `node workers: ${workers.join(', ')}`);
-  // One php-cgi master and its 4 children, spawned once by the primary, not once per worker.
+  // One php-cgi master and its 4 children, spawned once by the primary, not once per worker
+  // (the master forks its children once it runs, on the socket it was given).
+  await eventually(() => phpCgi().length === 5);
+  const php = phpCgi();
   t.is(php.length, 5, `php-cgi: ${php.join(', ')}`);
 
   // trigger-before-download on the shared file: a download before any visit is refused...

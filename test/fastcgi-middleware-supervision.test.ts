@@ -11,28 +11,38 @@ import { memoryLogger } from '../src/log.js';
 import type { FastCgiHost } from '../src/middleware/fastcgi.js';
 import { fastcgiApp } from './fastcgi-middleware-app.js';
 import { PHP_FIXTURES } from './helpers/php-cgi.js';
+import { socketHolders, unixListenerInodes } from './helpers/ports.js';
+import { eventually } from './helpers/wait.js';
 
-/** Pids of the php-cgi processes listening on `socket` (ours: the socket is in our temp dir). */
+/** Pids of the processes that lead a group and hold the socket listening at `socket`: php-cgi (the socket is in our temp dir). */
 function phpCgiLeaders(socket: string): number[] {
-  const pids: number[] = [];
+  return socketHolders(unixListenerInodes(socket)).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      return pgid === pid;
+    } catch {
+      return false; // the process ended while we looked
+    }
+  });
+}
+
+/**
+ * Whether a process of the group `leader` leads sleeps in a timer: a worker inside
+ * fcgi-sleep.php's usleep(), so the request has reached PHP (Linux: /proc/PID/wchan).
+ */
+function sleepsInAScript(leader: number): boolean {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (
-        cmdline.some((arg) => arg.includes('php-cgi')) &&
-        cmdline.includes(socket) &&
-        pgid === Number(entry)
-      ) {
-        pids.push(Number(entry));
-      }
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== leader) continue;
+      if (readFileSync(`/proc/${entry}/wchan`, 'utf8').includes('nanosleep')) return true;
     } catch {
       // the process ended while we looked
     }
   }
-  return pids;
+  return false;
 }
 
 /** fastcgi() spawning php-cgi on a socket in a temp dir, in a Koa app on a free port. */
@@ -55,7 +65,8 @@ test('php-cgi killed during a request: that request gets 502, the next ones succ
   const [leader] = phpCgiLeaders(`${socket}-0`);
   t.truthy(leader, 'the supervisor spawned php-cgi on socket-0');
   const inFlight = fetch(`${server.url}/fcgi-sleep.php?ms=5000`);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Killed once PHP runs the script (before that, the request's connect would be refused: 503).
+  t.true(await eventually(() => sleepsInAScript(leader!)));
   process.kill(-leader!, 'SIGKILL');
 
   const killed = await inFlight;

@@ -76,3 +76,17 @@ test('inside a block too, and for the Koa user the same check is an OptionError 
   t.is(koa.code, 'ERR_REDIRECT_STATUS');
   t.is(koa.option, 'status');
 });
+
+test('fastcgi.server host keys koa-lighty does not honour are each warned about at their line', (t) => {
+  const file = conf('fastcgi-keys.conf', [
+    'server.modules = ( "mod_fastcgi" )',
+    'fastcgi.server = ( ".php" => ( ( "host" => "127.0.0.1", "port" => 9000,',
+    '  "min-procs" => 1, "max-procs" => 4, "kill-signal" => 9, "frobnicate" => "yes" ) ) )',
+  ]);
+  const warnings = loadConfig(file).warnings.filter((w) => w.includes('fastcgi.server'));
+  t.deepEqual(warnings, [
+    `${file}:3: fastcgi.server ".php": "min-procs" has no effect: adaptive spawning is not supported: max-procs processes run all the time`,
+    `${file}:3: fastcgi.server ".php": "kill-signal" has no effect: spawned programs are stopped with SIGTERM`,
+    `${file}:3: fastcgi.server ".php": "frobnicate" has no effect: koa-lighty does not know this host option`,
+  ]);
+});

@@ -1,13 +1,15 @@
 /**
  * A backend is one host block of `fastcgi.server`: either an address someone else serves
- * (host/port or socket), or php-cgi processes we spawn from `bin-path` (max-procs of them,
+ * (host/port or socket), or FastCGI programs we spawn from `bin-path` (max-procs of them,
  * on port+n or socket-n, as lighttpd). Each process gets its own BackendPool; the balancer
  * picks a host, then the least-loaded process within it (spec 3.6).
  */
+
+import { basename } from 'node:path';
 import type { FastCgiAddress } from '../fastcgi/connection.js';
 import { BackendPool, type BackendPoolOptions } from '../fastcgi/pool.js';
 import type { Logger } from '../log.js';
-import { PhpCgiProcess, type PhpCgiProcessOptions } from './php-cgi.js';
+import { FastCgiProcess, type FastCgiProcessOptions, splitBinPath } from './fastcgi-process.js';
 
 export interface Backend {
   /** For logs: the host block's label, else its address. */
@@ -32,12 +34,15 @@ export interface BackendAddressOptions {
   port?: number;
   /** Unix socket; processes spawned from binPath listen on socket-0, socket-1, … */
   socket?: string;
-  /** Spawn this command (`/usr/bin/php-cgi`, lighttpd's bin-path), unless something already listens on the address. */
+  /**
+   * Spawn this command (`/usr/bin/php-cgi`, lighttpd's bin-path) on a socket we listen on, as
+   * its fd 0, unless something already listens on the address.
+   */
   binPath?: string;
   binEnvironment?: Record<string, string>;
   /** When given, only these variables of our environment reach the spawned process. */
   binCopyEnvironment?: string[];
-  /** Processes to spawn (lighttpd's max-procs, default 4 as there), each with PHP_FCGI_CHILDREN workers. */
+  /** Processes to spawn (lighttpd's max-procs, default 4 as there); php-cgi forks PHP_FCGI_CHILDREN workers each. */
   maxProcs?: number;
 }
 
@@ -79,19 +84,18 @@ export function createBackend(options: BackendOptions): Backend {
     const pool = new BackendPool({ ...options.pool, address: addresses[0]!, logger: options.logger });
     return new RemoteBackend(label, pool);
   }
+  // What the program prints, and what becomes of it, is logged under its name: `(php-cgi) …`.
+  const source = basename(splitBinPath(options.binPath)[0] ?? '') || 'fastcgi';
   const processes = addresses.map(
     (address) =>
-      new PhpCgiProcess({
+      new FastCgiProcess({
         binPath: options.binPath!,
         address,
         binEnvironment: options.binEnvironment,
         binCopyEnvironment: options.binCopyEnvironment,
         maxRequests: options.maxRequests,
-        log: (line, stream) => {
-          if (stream === 'supervisor') options.logger?.warn('php-cgi', line);
-          else options.logger?.error('php-cgi', line);
-        },
-      } satisfies PhpCgiProcessOptions),
+        log: (line) => options.logger?.error(source, line),
+      } satisfies FastCgiProcessOptions),
   );
   return new SpawnedBackend(label, processes, options);
 }
@@ -130,7 +134,7 @@ class SpawnedBackend implements Backend {
   readonly pools: readonly BackendPool[];
   constructor(
     readonly label: string,
-    readonly processes: PhpCgiProcess[],
+    readonly processes: FastCgiProcess[],
     options: BackendOptions,
   ) {
     this.pools = processes.map(

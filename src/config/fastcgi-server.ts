@@ -113,6 +113,9 @@ function fastcgiHost(
   }
   const port = int('port', 1, 65535);
   const binPath = str('bin-path');
+  // lighttpd splits at every space: a leading one leaves no program to run.
+  if (binPath !== undefined && /^[ \t]/.test(binPath))
+    throw r.error('fastcgi.server', `${key}: "bin-path" must start with the program, not a space`);
   if (socket && (hostName || port))
     throw r.error('fastcgi.server', `${key}: "socket" cannot be combined with "host"/"port"`);
   if (!socket && !hostName && !binPath)
@@ -155,4 +158,63 @@ function fastcgiHost(
 
 function stringOf(value: ConfigValue): string {
   return value instanceof ConfigArray ? '' : String(value);
+}
+
+/** The host options fastcgiHost() reads: every other key of a host is not honoured. */
+const HONOURED_HOST_KEYS = new Set([
+  'host',
+  'port',
+  'socket',
+  'bin-path',
+  'bin-environment',
+  'bin-copy-environment',
+  'max-procs',
+  'check-local',
+  'docroot',
+  'strip-request-uri',
+  'fix-root-scriptname',
+  'broken-scriptfilename',
+  'x-sendfile',
+  'allow-x-send-file',
+  'x-sendfile-docroot',
+  'disable-time',
+  'connect-timeout',
+  'read-timeout',
+  'write-timeout',
+  'mode',
+]);
+
+/** Why a host key lighttpd knows has no effect here. */
+const IGNORED_HOST_KEYS: Record<string, string> = {
+  'min-procs': 'adaptive spawning is not supported: max-procs processes run all the time',
+  'max-load-per-proc': 'adaptive spawning is not supported: max-procs processes run all the time',
+  'idle-timeout': 'adaptive spawning is not supported: spawned processes are never stopped for idleness',
+  'listen-backlog': "the spawned program's socket has lighttpd's default backlog, 1024",
+  'kill-signal': 'spawned programs are stopped with SIGTERM',
+};
+
+/**
+ * One warning per host key of fastcgi.server that koa-lighty does not honour (lighttpd's
+ * adaptive spawning, listen-backlog, kill-signal, or a key neither knows), at the line of the
+ * fastcgi.server assignment: an ignored option must not look like one that works.
+ */
+export function fastcgiHostWarnings(r: OptionReader): string[] {
+  const value = r.raw('fastcgi.server');
+  if (!(value instanceof ConfigArray)) return [];
+  const at = r.where('fastcgi.server');
+  const warnings: string[] = [];
+  for (const { key, value: hosts } of value.entries) {
+    if (!(hosts instanceof ConfigArray)) continue;
+    for (const { value: host } of hosts.entries) {
+      if (!(host instanceof ConfigArray)) continue;
+      for (const { key: name } of host.entries) {
+        if (name === undefined || HONOURED_HOST_KEYS.has(name)) continue;
+        const why = IGNORED_HOST_KEYS[name] ?? 'koa-lighty does not know this host option';
+        warnings.push(
+          `${at.file}:${at.line}: fastcgi.server ${JSON.stringify(key)}: "${name}" has no effect: ${why}`,
+        );
+      }
+    }
+  }
+  return warnings;
 }

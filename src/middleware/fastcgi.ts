@@ -33,7 +33,11 @@ export type { FastCgiHost, FastCgiKey, FastCgiOptions } from './fastcgi-options.
  * ```
  */
 export interface FastCgiMiddleware extends Middleware {
-  /** Spawns the bin-path processes and resolves once they accept connections. Idempotent. */
+  /**
+   * Spawns the bin-path programs and resolves once their sockets listen (connections queue
+   * there until the program accepts). A program that fails is logged and respawned, never a
+   * rejection. Idempotent.
+   */
   ready(): Promise<void>;
   /** Aborts running requests, closes every connection and stops the spawned processes. */
   close(): Promise<void>;

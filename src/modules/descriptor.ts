@@ -58,6 +58,11 @@ export interface ModuleDescriptor<Options = unknown> {
    * for every block, so that its option errors and warnings are reported at start, by `-t` too.
    */
   readonly pure?: boolean;
+  /**
+   * What this option set asks of the module that koa-lighty does not honour, one line each
+   * with the file and line: said at start (and by `-t`), never silently dropped.
+   */
+  warnings?(r: OptionReader): string[];
   /** Stage option name → config key, for an OptionError the factory throws. */
   readonly optionKeys?: Readonly<Record<string, string>>;
 }

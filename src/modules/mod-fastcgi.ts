@@ -1,4 +1,5 @@
 import { backendAddresses } from '../backends/backend.js';
+import { fastcgiHostWarnings } from '../config/fastcgi-server.js';
 import { fastcgiOptions } from '../config/mapping.js';
 import { type FastCgiKey, fastcgi } from '../middleware/fastcgi.js';
 import { module } from './descriptor.js';
@@ -18,6 +19,7 @@ export const modFastcgi = module({
   },
   pure: true,
   read: (r) => fastcgiOptions(r),
+  warnings: (r) => fastcgiHostWarnings(r),
   stage(options, build) {
     const backends = build.worker ? connectOnly(options.backends) : options.backends;
     const made = fastcgi({

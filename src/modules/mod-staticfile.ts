@@ -1,4 +1,4 @@
-import { staticOptions } from '../config/mapping.js';
+import { cgiAssignWarning, staticOptions } from '../config/mapping.js';
 import { staticFiles } from '../middleware/static.js';
 import { module } from './descriptor.js';
 
@@ -10,5 +10,10 @@ export const modStaticfile = module({
   keys: { 'static-file.exclude-extensions': 'list', 'static-file.disable-pathinfo': 'boolean' },
   pure: true,
   read: (r) => staticOptions(r),
+  // cgi.assign is mod_cgi's; koa-lighty has no mod_cgi, so the static step denies those files.
+  warnings: (r) => {
+    const line = cgiAssignWarning(r);
+    return line ? [line] : [];
+  },
   stage: (options, { mimeTypes, log }) => staticFiles({ ...options, mimeTypes, log }),
 });

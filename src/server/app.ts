@@ -9,7 +9,7 @@ import { createWriteStream, existsSync, statSync } from 'node:fs';
 import Koa from 'koa';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
-import { cgiAssignWarning, mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
+import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
 import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
@@ -49,23 +49,33 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   // Each block is checked with the options it would see, so a bad value in a rarely matched
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
-  const cgi = new Set(readers.map(cgiAssignWarning).filter((line) => line !== undefined));
-  const warnings = [...unsupported(config, server), ...cgi, ...constructionWarnings(readers, server.modules)];
+  const warnings = [
+    ...unsupported(config, server),
+    ...moduleWarnings(readers, server.modules),
+    ...constructionWarnings(readers, server.modules),
+  ];
   return { file, config, server, warnings, print: () => printConfig(config, { omitPredefined: true }) };
+}
+
+/** What each loaded module says it does not honour, once per line however many blocks see it. */
+function moduleWarnings(readers: OptionReader[], loaded: string[]): string[] {
+  const used = MODULES.filter((m) => m.warnings && (m.builtIn || loaded.includes(m.name)));
+  return [...new Set(readers.flatMap((r) => used.flatMap((m) => m.warnings!(r))))];
 }
 
 /**
  * What the stages would warn about or refuse when built (md5 without an algorithm, send-file
  * without a docroot, a 2xx redirect code), found at load time so that `-t` shows it and a
- * server says it once, not once per worker. Every loaded module reads its options; only
+ * server says it once, not once per worker. Every module reads its options; only loaded
  * pure stages are built here, as building them starts nothing (no process, connection, file).
  */
 function constructionWarnings(readers: OptionReader[], loaded: string[]): string[] {
   const heard = memoryLogger();
   const used = MODULES.filter((m) => m.builtIn || loaded.includes(m.name));
   for (const r of readers) {
-    // Reading is checking (regexes, required companions, types); it starts nothing.
-    for (const descriptor of used) descriptor.read(r);
+    // Reading is checking (regexes, required companions, types); it starts nothing. Every
+    // module's keys are checked, loaded or not: a broken value is a mistake either way.
+    for (const descriptor of MODULES) descriptor.read(r);
     const assign = mimeAssign(r);
     const build: BuildContext = {
       log: heard,
@@ -92,7 +102,7 @@ export interface LightyApp {
   user?: string;
   group?: string;
   log: Logger;
-  /** Spawns php-cgi and waits until every backend accepts connections. */
+  /** Spawns the bin-path programs (php-cgi) and resolves once their sockets listen. */
   ready(): Promise<void>;
   /** Stops spawned php-cgi, closes pools and stores. */
   close(): Promise<void>;

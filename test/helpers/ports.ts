@@ -151,6 +151,39 @@ export function socketInodes(pid: number): Set<string> {
   return inodes;
 }
 
+/** Inodes of the listening unix sockets bound to `path`, or to a path `path` accepts (Linux: /proc/net/unix). */
+export function unixListenerInodes(path: string | ((bound: string) => boolean)): Set<string> {
+  const matches = typeof path === 'string' ? (bound: string) => bound === path : path;
+  const inodes = new Set<string>();
+  let text = '';
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8');
+  } catch {}
+  for (const line of text.split('\n').slice(1)) {
+    // Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 is __SO_ACCEPTCON (listening)
+    const [, , , flags, , , inode, bound] = line.trim().split(/\s+/);
+    if (bound && matches(bound) && inode && (Number.parseInt(flags ?? '0', 16) & 0x10000) !== 0)
+      inodes.add(inode);
+  }
+  return inodes;
+}
+
+/** The processes that hold one of these sockets open (Linux: /proc/PID/fd). */
+export function socketHolders(inodes: Set<string>): number[] {
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    for (const inode of socketInodes(Number(entry))) {
+      if (inodes.has(inode)) {
+        pids.push(Number(entry));
+        break;
+      }
+    }
+  }
+  return pids;
+}
+
 /** The first of `count` consecutive free ports (for max-procs' port+n), as freePort() picks them. */
 export async function freePortRange(count: number): Promise<number> {
   const top = ephemeralPorts().low - count;
