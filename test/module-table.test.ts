@@ -90,3 +90,21 @@ test('fastcgi.server host keys koa-lighty does not honour are each warned about 
     `${file}:3: fastcgi.server ".php": "frobnicate" has no effect: koa-lighty does not know this host option`,
   ]);
 });
+
+test('server.indexfiles, the old name of index-file.names, picks the index file as lighttpd 1.4.69 does', async (t) => {
+  const { startBoth, seen } = await import('./helpers/same-conf.js');
+  const root = mkdtempSync(join(tmpdir(), 'koa-lighty-indexfiles-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  writeFileSync(join(root, 'start.html'), 'the old name works\n');
+  const servers = await startBoth(
+    () => `server.document-root = "${root}"\nserver.indexfiles = ( "start.html" )\n`,
+  );
+  t.teardown(() => servers.close());
+  t.false(
+    servers.loaded.warnings.some((w) => w.includes('server.indexfiles')),
+    servers.loaded.warnings.join('\n'),
+  );
+  const [expected, actual] = await servers.both('/');
+  t.is(expected.status, 200);
+  t.deepEqual(seen(actual), seen(expected));
+});

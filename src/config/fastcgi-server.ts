@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fastcgi-options.js';
+import { indexFileNames } from './index-files.js';
 import type { OptionReader } from './option-reader.js';
 import { serverTag } from './server-tag.js';
 import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
@@ -41,7 +42,7 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     balance: balance as BalanceMode,
     mapExtensions: Object.fromEntries(r.pairs('fastcgi.map-extensions')),
     documentRoot: resolve(r.string('server.document-root') ?? '/'),
-    indexFiles: r.list('index-file.names'),
+    indexFiles: indexFileNames(r),
     followSymlink: r.bool('server.follow-symlink', true),
     forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),
     serverTag: serverTag(r),

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
 import type { ListenAddress } from '../server/listen.js';
+import { indexFileNames } from './index-files.js';
 import type { OptionReader } from './option-reader.js';
 import { compilePcre } from './pcre.js';
 import { serverTag } from './server-tag.js';
@@ -66,7 +67,7 @@ export function accessRule(r: OptionReader) {
 export function staticOptions(r: OptionReader) {
   return {
     documentRoot: resolve(r.string('server.document-root') ?? '/'),
-    indexFiles: r.list('index-file.names'),
+    indexFiles: indexFileNames(r),
     excludeExtensions: r.list('static-file.exclude-extensions'),
     disablePathInfo: r.bool('static-file.disable-pathinfo', false),
     followSymlink: r.bool('server.follow-symlink', true),
