@@ -67,6 +67,15 @@ test('--version prints the package version and exits 0', async (t) => {
   }
 });
 
+test('-V lists the features the way lighttpd -V does, for scripts that read it', async (t) => {
+  const r = await runCli(['-V']);
+  t.is(r.code, 0);
+  t.regex(r.stdout, new RegExp(`^koa-lighty/${escapeRegex(VERSION)}\\b`));
+  // lighttpd's own test suite looks for exactly these ("[+-] NAME support").
+  for (const feature of ['IPv6 support', 'PCRE support', 'OpenSSL support'])
+    t.regex(r.stdout, new RegExp(`\\t\\+ ${feature}`), feature);
+});
+
 test('the bin runs as a command of its own (its shebang), as `koa-lighty` after npm install', async (t) => {
   const r = await runCommand(BIN, ['--version']);
   t.is(r.code, 0, r.stderr);

@@ -6,6 +6,8 @@ export interface ServerArgs {
   workers: number;
   help: boolean;
   version: boolean;
+  /** -V: the version and the features, in the lines `lighttpd -V` prints. */
+  features: boolean;
 }
 
 export class UsageError extends Error {}
@@ -19,12 +21,20 @@ export const USAGE = `usage: koa-lighty [-f lighttpd.conf] [-D] [-t | -p] [--wor
   -p             print the effective configuration as JSON and exit
   --workers N    run N processes sharing the port (node:cluster)
   -v, --version  print the version
+  -V             print the version and the features (as lighttpd -V)
   -h, --help     print this help
 
   secdownload-url prints a signed link; run \`koa-lighty secdownload-url --help\`.`;
 
 export function parseServerArgs(argv: string[]): ServerArgs {
-  const args: ServerArgs = { test: false, print: false, workers: 1, help: false, version: false };
+  const args: ServerArgs = {
+    test: false,
+    print: false,
+    workers: 1,
+    help: false,
+    version: false,
+    features: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -44,7 +54,8 @@ export function parseServerArgs(argv: string[]): ServerArgs {
         throw new UsageError(`--workers needs a whole number from 1 to 256, not ${raw}`);
       args.workers = n;
     } else if (arg === '-h' || arg === '--help') args.help = true;
-    else if (arg === '-v' || arg === '-V' || arg === '--version') args.version = true;
+    else if (arg === '-v' || arg === '--version') args.version = true;
+    else if (arg === '-V') args.version = args.features = true;
     else throw new UsageError(`unknown argument ${arg}`);
   }
   return args;

@@ -23,6 +23,22 @@ export function version(): string {
   return JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version as string;
 }
 
+/**
+ * `-V`: what lighttpd -V lists, for the scripts that read it (lighttpd's own test suite asks
+ * for "PCRE support" and a crypto library before running the tests that need them). Only
+ * what is true here is marked `+`.
+ */
+function features(): string {
+  return [
+    '',
+    'Features:',
+    '',
+    '\t+ IPv6 support',
+    '\t+ PCRE support (lighttpd.conf regexes run as JavaScript RegExp; PCRE-only syntax is refused)',
+    `\t+ OpenSSL support (crypto of secdownload: Node's OpenSSL ${process.versions.openssl}; no TLS listener yet)`,
+  ].join('\n');
+}
+
 /** The bundled demo: a lighttpd.conf like any other, pointing at fixtures/demo. */
 export const DEMO_CONFIG = join(packageRoot, 'fixtures', 'demo', 'lighttpd.conf');
 
@@ -46,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.version) {
     console.log(`koa-lighty/${version()} - lighttpd's front end for PHP, on Koa`);
+    if (args.features) console.log(features());
     return 0;
   }
   const demo = args.configFile === undefined;
