@@ -32,6 +32,7 @@ export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
 export { lighttpdErrors } from './middleware/errors.js';
+export { type ExpiresOptions, expires, parseExpireExpression } from './middleware/expire.js';
 export {
   type FastCgiHost,
   type FastCgiKey,

@@ -8,6 +8,7 @@ import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
+import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
 import { modIndexfile } from './mod-indexfile.js';
 import { modRedirect } from './mod-redirect.js';
@@ -18,6 +19,8 @@ import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
 export const MODULES: readonly ModuleDescriptor[] = [
   // request_done
   modAccesslog,
+  // response_start
+  modExpire,
   // uri_clean
   modAccess,
   modRedirect,
