@@ -1,4 +1,10 @@
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorPageBody, reasonPhrase } from '../http/error-page.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
@@ -22,6 +28,10 @@ export interface HttpServerOptions {
 
 export function createHttpServer(handler: RequestListener, options: HttpServerOptions = {}): Server {
   const log = options.log ?? defaultLogger;
+  const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
+    handler(req, res);
+  };
   const server = createServer(
     {
       maxHeaderSize: options.maxRequestFieldSize ?? DEFAULT_MAX_REQUEST_FIELD_SIZE,
@@ -31,11 +41,18 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
       // requestHead() refuses HTTP/1.1 requests that name none, with lighttpd's page.
       requireHostHeader: false,
     },
-    (req, res) => {
-      if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
-      handler(req, res);
-    },
+    dispatch,
   );
+  // `Expect: 100-continue`: the interim answer only when the body is not there yet, as
+  // lighttpd (Node sends it at once, also to a client that sent its body with the head). The
+  // body that came in the same read is parsed right after the head, so one turn later it
+  // shows in the request's buffer.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    setImmediate(() => {
+      if (req.readableLength === 0 && !req.complete) res.writeContinue();
+      dispatch(req, res);
+    });
+  });
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
   // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
   // among them, so PHP saw an empty body). The byte limit above bounds the count instead.
