@@ -44,6 +44,7 @@ export { type RedirectOptions, redirect } from './middleware/redirect.js';
 export { BadRequestHead, requestHead } from './middleware/request-head.js';
 export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
+export { type NameValues, type SetenvOptions, setenv } from './middleware/setenv.js';
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { OptionError } from './option-error.js';

@@ -6,6 +6,7 @@
  * same status, Allow header and body (lighttpd's error page, or PHP's view of the request).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -195,6 +196,13 @@ const cases: Record<string, Case> = {
     ),
     expect: 200,
   },
+  'Expect: 100-continue with the body already sent: no interim answer': {
+    request: bytes(
+      'POST /env.php HTTP/1.1\nHost: x\nExpect: 100-continue\nContent-Length: 4\nConnection: close\n',
+      'abcd',
+    ),
+    expect: 200,
+  },
   // Item 5: many headers. The limit is the size of the head (server.max-request-field-size).
   'more than 2000 header lines within the size limit': {
     request: bytes(
@@ -278,4 +286,29 @@ test('a chunk extension with spaces: 400 from koa-lighty, 200 from lighttpd', as
   t.is(expected.status, 200);
   t.is(actual.status, 400);
   t.regex(actual.body.toString(), /<title>400 Bad Request<\/title>/);
+});
+
+test('Expect: 100-continue without the body: the interim answer comes, then the body is read', async (t) => {
+  const socket = connect(koa!.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  let received = '';
+  const seenText = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (received.includes(text)) resolve();
+      };
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+        check();
+      });
+      socket.once('error', reject);
+      check();
+    });
+  socket.write(
+    'POST /env.php HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n',
+  );
+  await seenText('HTTP/1.1 100 Continue\r\n\r\n');
+  socket.write('wxyz');
+  await seenText('body=wxyz\n');
+  t.regex(received, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
 });

@@ -21,6 +21,12 @@ export interface RequestState extends NormalisedTarget {
   alias?: { prefix: string; directory: string };
   /** Set once the physical path has been resolved (see resolveRequestFile in middleware/static). */
   physical?: PhysicalPath;
+  /**
+   * lighttpd's request environment (mod_setenv's setenv.*-environment): variables a backend
+   * gets after the CGI ones and the HTTP_* headers, in order, names as configured (the FastCGI
+   * stage encodes them as lighttpd does: `my-var` → MY_VAR); values are byte strings.
+   */
+  environment?: Array<[name: string, value: string]>;
 }
 
 export interface PhysicalPath {

@@ -118,7 +118,15 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
     ['REMOTE_PORT', String(socket.remotePort ?? '')],
   );
   for (const pair of headerVariables(ctx.req.rawHeaders)) params.push(pair);
+  // The server's own variables (setenv.*-environment) come last; php-cgi keeps the last of
+  // two equal names, so they may override any of the above, as in lighttpd.
+  for (const [name, value] of state.environment ?? []) params.push([environmentVariableName(name), value]);
   return params;
+}
+
+/** lighttpd's name for a request-environment variable: upper-case, non-alphanumerics as `_`. */
+export function environmentVariableName(name: string): string {
+  return name.replace(/[^A-Za-z0-9]/g, '_').toUpperCase();
 }
 
 /**

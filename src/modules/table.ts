@@ -13,6 +13,7 @@ import { modFastcgi } from './mod-fastcgi.js';
 import { modIndexfile } from './mod-indexfile.js';
 import { modRedirect } from './mod-redirect.js';
 import { modSecdownload } from './mod-secdownload.js';
+import { modSetenv } from './mod-setenv.js';
 import { modStaticfile } from './mod-staticfile.js';
 import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
 
@@ -25,6 +26,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modAccess,
   modRedirect,
   modTriggerB4Dl,
+  modSetenv,
   // physical
   modAlias,
   modSecdownload,
