@@ -286,7 +286,8 @@ async function phpPidOfDeadParent(
   });
   const pid = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
-    child.once('exit', () => reject(new Error('child exited before printing a pid')));
+    // 'close', not 'exit': 'exit' can come before the pid it printed has been read.
+    child.once('close', () => reject(new Error('child exited before printing a pid')));
   });
   t.teardown(() => {
     try {
