@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listensOn, onFreePort } from './ports.js';
 
@@ -109,4 +109,31 @@ export async function startSilentServer(): Promise<SilentServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The seconds an item has left, as memcached itself reports them (meta get `mg KEY t`): -1
+ * for an item that never expires, undefined for none. Read from the server, not waited for:
+ * memcached's clock ticks in whole seconds, so waiting out a short expiry is a race.
+ */
+export function remainingTtl(server: string, key: string): Promise<number | undefined> {
+  const [host, port] = server.split(':');
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(Number(port), host!);
+    let reply = '';
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      if (!reply.includes('\r\n')) return;
+      socket.end();
+      const line = reply.slice(0, reply.indexOf('\r\n'));
+      if (line === 'EN') resolve(undefined);
+      else {
+        const ttl = /\bt(-?\d+)\b/.exec(line);
+        if (ttl) resolve(Number(ttl[1]));
+        else reject(new Error(`memcached answered ${JSON.stringify(line)} to mg ${key} t`));
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`mg ${key} t\r\n`);
+  });
 }
