@@ -31,6 +31,7 @@ export { type RequestState, requestState } from './http/request-state.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
+export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';
 export { lighttpdErrors } from './middleware/errors.js';
 export { type ExpiresOptions, expires, parseExpireExpression } from './middleware/expire.js';
 export {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Context } from 'koa';
+import { markServerErrorPage } from './response-origin.js';
 
 /** The reason phrase lighttpd sends with a status (its own, whatever a backend wrote). */
 export function reasonPhrase(status: number): string {
@@ -35,4 +36,5 @@ export function respondWithError(ctx: Context, status: number, keepHeaders: stri
   ctx.status = status;
   ctx.set('Content-Type', 'text/html');
   ctx.body = errorPageBody(status);
+  markServerErrorPage(ctx);
 }

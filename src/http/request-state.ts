@@ -27,6 +27,11 @@ export interface RequestState extends NormalisedTarget {
    * stage encodes them as lighttpd does: `my-var` → MY_VAR); values are byte strings.
    */
   environment?: Array<[name: string, value: string]>;
+  /**
+   * The error status an error handler answers for (REDIRECT_STATUS); undefined when the
+   * request is served as it was asked.
+   */
+  readonly redirectStatus?: number;
 }
 
 export interface PhysicalPath {
@@ -52,5 +57,27 @@ export function requestState(ctx: Context): RequestState {
   const target = ctx.req.url ?? '/';
   const state: RequestState = { target, ...normaliseTarget(target) };
   (ctx.state as Record<symbol, RequestState>)[STATE] = state;
+  return state;
+}
+
+/**
+ * Points the request at another target inside the server, as lighttpd's error handler does
+ * with r->target: the stages from now on see its path and query, REQUEST_URI stays the target
+ * received. Everything the stages learned of the old target goes with it: they keep it on
+ * ctx.state under `Symbol.for('koa-lighty.…')` keys (this state, the file step's answer,
+ * access check #2's rules), and every such key is dropped. Throws BadRequestTarget for a
+ * target that does not normalise (the old state is then kept).
+ */
+export function retarget(ctx: Context, target: string, redirectStatus: number): RequestState {
+  const entries = ctx.state as Record<symbol, unknown>;
+  const held = entries[STATE] as RequestState | undefined;
+  const state: RequestState = {
+    target: held?.target ?? ctx.req.url ?? '/',
+    ...normaliseTarget(target),
+    redirectStatus,
+  };
+  for (const key of Object.getOwnPropertySymbols(entries))
+    if (key.description?.startsWith('koa-lighty.')) delete entries[key];
+  entries[STATE] = state;
   return state;
 }

@@ -95,7 +95,7 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
   ];
   const normalisedTarget = encodePath(state.path) + (state.hasQuery ? `?${state.query}` : '');
   if (normalisedTarget !== originalTarget) params.push(['REDIRECT_URI', normalisedTarget]);
-  params.push(['REDIRECT_STATUS', '200'], ['SCRIPT_NAME', scriptName]);
+  params.push(['REDIRECT_STATUS', String(state.redirectStatus ?? 200)], ['SCRIPT_NAME', scriptName]);
   if (pathInfo) {
     params.push(['PATH_INFO', pathInfo], ['PATH_TRANSLATED', (docroot ?? options.documentRoot) + pathInfo]);
   }

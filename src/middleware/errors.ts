@@ -37,7 +37,7 @@ export function lighttpdErrors(options: LighttpdErrorsOptions = {}): Middleware 
 }
 
 /** The status an error carries, if it is an HTTP error status. */
-function httpStatus(err: unknown): number | undefined {
+export function httpStatus(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const { status, statusCode } = err as { status?: unknown; statusCode?: unknown };
   const candidate = typeof status === 'number' ? status : statusCode;
@@ -45,7 +45,7 @@ function httpStatus(err: unknown): number | undefined {
 }
 
 /** One line: status, request, what happened (and where, for a bug). */
-function describe(ctx: Context, status: number, err: unknown): string {
+export function describe(ctx: Context, status: number, err: unknown): string {
   const error = err instanceof Error ? err : new Error(String(err));
   let line = `${status} ${reasonPhrase(status)} for ${ctx.method} ${ctx.url}: ${error.name}: ${error.message}`;
   if (httpStatus(err) === undefined) {

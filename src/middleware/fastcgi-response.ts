@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { type FastCgiResponse, takeEndedBody } from '../fastcgi/exchange.js';
 import { respondWithError } from '../http/error-page.js';
+import { markBackendAnswer } from '../http/response-origin.js';
 import { acceptRanges, requestedRanges, sendRanges } from '../http/serve-file.js';
 import { isInternalHeader } from './response-filter.js';
 
@@ -26,6 +27,7 @@ export function applyBackendHead(
   headers: ReadonlyArray<readonly [string, string]>,
 ): void {
   ctx.status = status;
+  markBackendAnswer(ctx);
   const grouped = new Map<string, { name: string; values: string[] }>();
   for (const [name, rawValue] of headers) {
     const lower = name.toLowerCase();

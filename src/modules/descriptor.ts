@@ -4,7 +4,7 @@
  * table of all descriptors (modules/table.ts) is the only place that lists modules: the
  * pipeline order, the supported options and modules, and the start-up checks follow from it.
  */
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { OptionReader } from '../config/option-reader.js';
 import type { MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
@@ -36,6 +36,11 @@ export interface BuildContext {
   onReady(start: () => Promise<void>): void;
   /** Runs on shutdown. */
   onClose(stop: () => Promise<void>): void;
+  /**
+   * Serves the request again for its current target (the error handler's URI): the config
+   * conditions evaluated anew, then the request-side stages of the options that hold.
+   */
+  dispatch?: (ctx: Context) => Promise<void>;
 }
 
 export interface ModuleDescriptor<Options = unknown> {
@@ -44,6 +49,11 @@ export interface ModuleDescriptor<Options = unknown> {
   readonly hook: Hook;
   /** lighttpd loads it whether server.modules lists it or not (mod_indexfile, mod_staticfile). */
   readonly builtIn?: boolean;
+  /**
+   * Not a module but lighttpd's core (server.* keys, always there): server.modules cannot
+   * name it, so it is never in SUPPORTED_MODULES and the list does not move it.
+   */
+  readonly core?: boolean;
   /** The config keys it reads. Keys of the core (server.*) are listed in modules/core.ts. */
   readonly keys: Readonly<Record<string, OptionType>>;
   /**
@@ -80,17 +90,18 @@ const RANK: Record<Hook, number> = Object.fromEntries(
  * The loaded modules in pipeline order: response-side hooks first (they wrap), then the
  * request-side hooks in lighttpd's order; within one hook, server.modules order decides, as
  * lighttpd calls the plugins of a hook in the order they were loaded. Built-in modules that
- * server.modules does not list come last in their hook, as lighttpd appends them.
+ * server.modules does not list come last in their hook, as lighttpd appends them; the core's
+ * own stages too, in table order.
  */
 export function pipelineOrder(
   table: readonly ModuleDescriptor[],
   loaded: readonly string[],
 ): ModuleDescriptor[] {
   const position = (m: ModuleDescriptor) => {
-    const at = loaded.indexOf(m.name);
+    const at = m.core ? -1 : loaded.indexOf(m.name);
     return at >= 0 ? at : loaded.length + table.indexOf(m);
   };
   return table
-    .filter((m) => m.builtIn || loaded.includes(m.name))
+    .filter((m) => m.builtIn || m.core || loaded.includes(m.name))
     .sort((a, b) => RANK[a.hook] - RANK[b.hook] || position(a) - position(b));
 }

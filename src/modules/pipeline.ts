@@ -4,7 +4,7 @@
  * Stages with equal options (and so their pools, spawned php-cgi and trigger stores) are one
  * instance, shared by every pipeline that needs them.
  */
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import compose from 'koa-compose';
 import { mimeAssign, type ServerSettings, serverTag } from '../config/mapping.js';
 import type { OptionReader } from '../config/option-reader.js';
@@ -18,6 +18,8 @@ import { MODULES } from './table.js';
 export interface Pipeline {
   /** The response-side stages alone (access log and the like): for a request refused before the modules ran. */
   outer: Middleware;
+  /** The request-side stages alone: what an error handler's pass runs again. */
+  inner: (ctx: Context) => Promise<void>;
   /** Every stage. */
   all: Middleware;
 }
@@ -30,6 +32,8 @@ export class StageRegistry {
   constructor(
     private readonly log: Logger,
     private readonly worker?: { index: number; count: number },
+    /** The server's BuildContext.dispatch (the error handler's pass). */
+    private readonly dispatch?: (ctx: Context) => Promise<void>,
   ) {}
 
   shared<T>(kind: string, key: unknown, make: () => T): T {
@@ -49,20 +53,25 @@ export class StageRegistry {
   pipeline(r: OptionReader, server: ServerSettings, table: readonly ModuleDescriptor[] = MODULES): Pipeline {
     const build = this.#context(r);
     const outer: Middleware[] = [];
+    const inner: Middleware[] = [];
     const all: Middleware[] = [];
     const tag = serverTag(r);
+    const tagStage = this.shared('server-tag', tag, () => serverTagStage(tag));
     if (tag !== server.tag) {
-      const stage = this.shared('server-tag', tag, () => serverTagStage(tag));
-      outer.push(stage);
-      all.push(stage);
+      outer.push(tagStage);
+      all.push(tagStage);
     }
+    // An error handler's answer carries the Server header of its own URI's blocks (lighttpd's
+    // config at response time is the handler's), even when that is the global tag.
+    inner.push(tagStage);
     for (const descriptor of pipelineOrder(table, server.modules)) {
       const stage = buildStage(descriptor, r, build);
       if (!stage) continue;
       all.push(stage);
-      if (!(REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) outer.push(stage);
+      if ((REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) inner.push(stage);
+      else outer.push(stage);
     }
-    return { outer: compose(outer), all: compose(all) };
+    return { outer: compose(outer), inner: compose(inner), all: compose(all) };
   }
 
   /** Spawns what the stages spawn (php-cgi) and waits until it accepts connections. */
@@ -83,6 +92,7 @@ export class StageRegistry {
       shared: (kind, key, make) => this.shared(kind, key, make),
       onReady: (start) => this.#starts.push(start),
       onClose: (stop) => this.#stops.push(stop),
+      dispatch: this.dispatch,
     };
   }
 }

@@ -4,6 +4,7 @@
  * line here.
  */
 import { CORE_KEYS } from './core.js';
+import { coreErrorHandler } from './core-error-handler.js';
 import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
@@ -20,8 +21,9 @@ import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
 export const MODULES: readonly ModuleDescriptor[] = [
   // request_done
   modAccesslog,
-  // response_start
+  // response_start (the core's error handling last, innermost of the response side)
   modExpire,
+  coreErrorHandler,
   // uri_clean
   modAccess,
   modRedirect,
@@ -42,5 +44,10 @@ export const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set([
   ...MODULES.flatMap((m) => Object.keys(m.keys)),
 ]);
 
-/** Modules koa-lighty has; mod_indexfile and mod_staticfile are always on, as in lighttpd. */
-export const SUPPORTED_MODULES: ReadonlySet<string> = new Set(MODULES.map((m) => m.name));
+/**
+ * Modules koa-lighty has; mod_indexfile and mod_staticfile are always on, as in lighttpd. The
+ * core's stages are not modules: server.modules cannot name them.
+ */
+export const SUPPORTED_MODULES: ReadonlySet<string> = new Set(
+  MODULES.filter((m) => !m.core).map((m) => m.name),
+);

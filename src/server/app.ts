@@ -6,7 +6,7 @@
  * and trigger stores) are shared between pipelines.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
 import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
@@ -121,7 +121,12 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   const log = options.log ?? serverLogger(server);
   // Warnings of building the stages were reported by loadConfig already: say them once.
   const building = mutedWarnings(log);
-  const stages = new StageRegistry(building.log, options.worker);
+  const conditional = config.blocks.length > 0;
+  const blocksFor = (ctx: Context) =>
+    conditional ? matchingBlocks(config, requestFacts(ctx, requestState(ctx))) : [];
+  // The error handler's pass: the handler's URI meets the conditions afresh, as in lighttpd.
+  const dispatch = (ctx: Context): Promise<void> => pipelineFor(blocksFor(ctx)).inner(ctx);
+  const stages = new StageRegistry(building.log, options.worker, dispatch);
   const pipelines = new Map<string, Pipeline>();
   const pipelineFor = (ids: number[]) => {
     const key = ids.join(',');
@@ -148,20 +153,20 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   });
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
-  const conditional = config.blocks.length > 0;
   const headLimits = { maxRequestFieldSize: server.maxRequestFieldSize };
   app.use(function selectPipeline(ctx, next) {
     // The request head first: the conditions must see the host the request really names. A
-    // broken head still passes the global pipeline's response-side stages (the access log).
+    // broken head, or a target that does not normalise, still passes the global pipeline's
+    // response-side stages (the access log, the error handler).
     let refused: unknown;
     let answered = false;
+    let ids: number[] = [];
     try {
       answered = checkRequestHead(ctx, headLimits);
+      if (!answered) ids = blocksFor(ctx);
     } catch (error) {
       refused = error;
     }
-    const ids =
-      refused || answered || !conditional ? [] : matchingBlocks(config, requestFacts(ctx, requestState(ctx)));
     const pipeline = pipelineFor(ids);
     if (refused) return pipeline.outer(ctx, () => Promise.reject(refused));
     if (answered) return pipeline.outer(ctx, () => Promise.resolve());
