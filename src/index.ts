@@ -24,6 +24,7 @@ export { type SecdownloadOptions, secdownload } from './middleware/secdownload.j
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { type SecdownloadUrlOptions, secdownloadUrl } from './secdownload/url.js';
+export { type AccessLogMiddleware, type AccessLogOptions, accessLog } from './server/access-log.js';
 export { createApp, type LightyApp, type LoadedConfig, loadConfig } from './server/app.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { fileStore, memcachedStore, memoryStore, type TriggerStore } from './stores/index.js';
