@@ -147,6 +147,8 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     let answered = false;
     try {
       answered = checkRequestHead(ctx, headLimits);
+      // A target that cannot be normalised (400) is refused like a broken head: logged too.
+      if (!answered && conditional) requestState(ctx);
     } catch (error) {
       refused = error;
     }
