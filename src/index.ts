@@ -50,6 +50,7 @@ export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './midd
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { OptionError } from './option-error.js';
 export { type SecdownloadUrlOptions, secdownloadUrl } from './secdownload/url.js';
+export { type AccessLogMiddleware, type AccessLogOptions, accessLog } from './server/access-log.js';
 export { createApp, type LightyApp, type LoadedConfig, loadConfig } from './server/app.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { StoreDeadlineExceeded } from './stores/deadline.js';

@@ -19,6 +19,8 @@ export interface BothServers {
   koaLog: Logger & { lines: string[] };
   /** loadConfig's answer for the koa-lighty side (its start-up warnings). */
   loaded: LoadedConfig;
+  /** The directory each server's config was made for (conf's argument). */
+  dirs: { lighttpd: string; koa: string };
   /** The same raw request to both: [lighttpd's answer, koa-lighty's]. */
   both(path: string, headers?: Record<string, string>): Promise<[RawResponse, RawResponse]>;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function startBoth(conf: (sockdir: string) => string): Promise<Both
       koaPort: served.port,
       koaLog,
       loaded,
+      dirs: { lighttpd: lighttpdSockets, koa: koaDir },
       both: (path, headers) =>
         Promise.all([
           rawRequest(running.lighttpd.port, path, headers),
