@@ -23,6 +23,7 @@ export {
   RequestRejected,
   WriteTimeout,
 } from './fastcgi/errors.js';
+export { BadHost } from './http/authority.js';
 export { FileError } from './http/file-info.js';
 export { FileShrunkError } from './http/file-stream.js';
 export { DEFAULT_MIME_ASSIGN, MimeTypes } from './http/mime.js';
@@ -33,6 +34,7 @@ export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
 export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';
 export { lighttpdErrors } from './middleware/errors.js';
+export { type EvhostOptions, evhost } from './middleware/evhost.js';
 export { type ExpiresOptions, expires, parseExpireExpression } from './middleware/expire.js';
 export {
   type FastCgiHost,
@@ -46,6 +48,7 @@ export { BadRequestHead, requestHead } from './middleware/request-head.js';
 export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
 export { type NameValues, type SetenvOptions, setenv } from './middleware/setenv.js';
+export { type SimpleVhostOptions, simpleVhost } from './middleware/simple-vhost.js';
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { OptionError } from './option-error.js';

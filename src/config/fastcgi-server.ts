@@ -3,8 +3,8 @@
  * (key → hosts → host options, spec 3.1) checked with errors at the option's line, and every
  * host option in camelCase.
  */
-import { resolve } from 'node:path';
 import type { BalanceMode } from '../backends/balancer.js';
+import { spelledRoot } from '../http/doc-root.js';
 import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fastcgi-options.js';
 import { indexFileNames } from './index-files.js';
 import type { OptionReader } from './option-reader.js';
@@ -41,7 +41,8 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     backends,
     balance: balance as BalanceMode,
     mapExtensions: Object.fromEntries(r.pairs('fastcgi.map-extensions')),
-    documentRoot: resolve(r.string('server.document-root') ?? '/'),
+    // As written, but absolute: DOCUMENT_ROOT keeps a trailing slash, as lighttpd's.
+    documentRoot: spelledRoot(r.string('server.document-root') ?? '/'),
     indexFiles: indexFileNames(r),
     followSymlink: r.bool('server.follow-symlink', true),
     forceLowercaseFilenames: r.bool('server.force-lowercase-filenames', false),

@@ -4,6 +4,7 @@
  * blocks that hold for a request) and returns plain options for one stage.
  */
 import { resolve } from 'node:path';
+import { spelledRoot } from '../http/doc-root.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
 import type { ListenAddress } from '../server/listen.js';
@@ -66,7 +67,8 @@ export function accessRule(r: OptionReader) {
 
 export function staticOptions(r: OptionReader) {
   return {
-    documentRoot: resolve(r.string('server.document-root') ?? '/'),
+    // As written, but absolute: DOCUMENT_ROOT keeps a trailing slash, as lighttpd's.
+    documentRoot: spelledRoot(r.string('server.document-root') ?? '/'),
     indexFiles: indexFileNames(r),
     excludeExtensions: r.list('static-file.exclude-extensions'),
     disablePathInfo: r.bool('static-file.disable-pathinfo', false),

@@ -12,7 +12,20 @@ import { type NormalisedTarget, normaliseTarget } from './request-path.js';
 export interface RequestState extends NormalisedTarget {
   /** The request-target exactly as received (REQUEST_URI). */
   readonly target: string;
-  /** The document root the physical path is built from (server.document-root, or secdownload's). */
+  /**
+   * lighttpd's physical.doc_root as the docroot hook leaves it: the host's directory that
+   * mod_simple_vhost or mod_evhost found, spelled as lighttpd spells it (with its trailing
+   * slash: PHP's DOCUMENT_ROOT shows it). Unset, each stage's own document root applies
+   * (server.document-root of the request's blocks). The file step and the FastCGI bridge
+   * build the physical path from it, as lighttpd's url.rewrite-if-not-file does.
+   */
+  documentRoot?: string;
+  /**
+   * The server's name for this request when a vhost module chose one (simple-vhost: the host
+   * whose directory was found, or default-host): SERVER_NAME, instead of server.name or Host.
+   */
+  serverName?: string;
+  /** The directory the physical path was built from (lighttpd's basedir: alias or secdownload may move it): DOCUMENT_ROOT. */
   docRoot?: string;
   /**
    * mod_alias: paths under `prefix` are files under `directory`, not under the document root

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { joinPath } from '../http/doc-root.js';
 import { BadRequestTarget } from '../http/request-path.js';
 import { requestState } from '../http/request-state.js';
 
@@ -23,7 +24,7 @@ export interface CgiParamsOptions {
   pathInfo: string;
   /** The script's physical path (server document root + scriptName, or what the file step found). */
   scriptFilename: string;
-  /** The request's document root (server.document-root), without trailing slash. */
+  /** The request's document root (lighttpd's basedir), spelled as configured: a trailing slash shows. */
   documentRoot: string;
   /** The host's `docroot` option: the document root as the (remote) backend sees it. */
   docrootOption?: string;
@@ -97,7 +98,10 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
   if (normalisedTarget !== originalTarget) params.push(['REDIRECT_URI', normalisedTarget]);
   params.push(['REDIRECT_STATUS', String(state.redirectStatus ?? 200)], ['SCRIPT_NAME', scriptName]);
   if (pathInfo) {
-    params.push(['PATH_INFO', pathInfo], ['PATH_TRANSLATED', (docroot ?? options.documentRoot) + pathInfo]);
+    params.push(
+      ['PATH_INFO', pathInfo],
+      ['PATH_TRANSLATED', joinPath(docroot ?? options.documentRoot, pathInfo)],
+    );
   }
   params.push(
     ['SCRIPT_FILENAME', scriptFilename(options, docroot)],
@@ -112,7 +116,8 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
   params.push(
     ['SERVER_PORT', String(socket.localPort ?? '')],
     ['SERVER_ADDR', plainAddress(socket.localAddress)],
-    ['SERVER_NAME', options.serverName || serverNameFromHost(ctx.get('Host'))],
+    // A vhost module's choice wins over server.name, as lighttpd's r->server_name.
+    ['SERVER_NAME', serverNameFromHost(state.serverName ?? (options.serverName || ctx.get('Host')))],
     // Behind a proxy Koa was told to trust (app.proxy), the client is X-Forwarded-For's address.
     ['REMOTE_ADDR', ctx.app.proxy ? ctx.ip : plainAddress(socket.remoteAddress)],
     ['REMOTE_PORT', String(socket.remotePort ?? '')],

@@ -3,10 +3,11 @@ import type { Context, Middleware, Next } from 'koa';
 import { FastCgiError, RequestAborted } from '../fastcgi/errors.js';
 import type { FastCgiResponse } from '../fastcgi/exchange.js';
 import { ClientGone } from '../fastcgi/pool-options.js';
+import { joinPath, spelledRoot } from '../http/doc-root.js';
 import { respondWithError } from '../http/error-page.js';
 import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
 import { asciiLowerCase } from '../http/physical.js';
-import { requestState } from '../http/request-state.js';
+import { type RequestState, requestState } from '../http/request-state.js';
 import { defaultLogger } from '../log.js';
 import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
 import { buildHosts, type HostBlock, type KeyTarget } from './fastcgi-hosts.js';
@@ -60,9 +61,11 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
       ? options.mimeTypes
       : new MimeTypes(options.mimeTypes ?? DEFAULT_MIME_ASSIGN);
   const documentRoot = withoutTrailingSlash(resolve(options.documentRoot));
+  // DOCUMENT_ROOT as lighttpd spells it: a configured trailing slash stays.
+  const spelledDocumentRoot = spelledRoot(options.documentRoot);
   const lowercase = options.forceLowercaseFilenames === true;
   const fileOptions = {
-    documentRoot,
+    documentRoot: spelledDocumentRoot,
     indexFiles: options.indexFiles,
     followSymlink: options.followSymlink,
     forceLowercaseFilenames: lowercase,
@@ -89,17 +92,22 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   };
 
   const middleware = async function fastcgiMiddleware(ctx: Context, next: Next): Promise<void> {
-    let path: string;
+    let state: RequestState;
     try {
-      path = requestState(ctx).path;
+      state = requestState(ctx);
     } catch (error) {
       return answerFailure(ctx, error);
     }
+    const path = state.path;
     const early = routes.matchUriPath(path);
     if (early && 'claimed' in early) {
       const { target, scriptName, pathInfo } = early.claimed;
-      // lighttpd's physical path, built even when the disk is not consulted.
-      const scriptFilename = documentRoot + (lowercase ? asciiLowerCase(scriptName) : scriptName);
+      // lighttpd's physical path, built even when the disk is not consulted; from the host's
+      // root when a vhost module chose one.
+      const scriptFilename = joinPath(
+        state.documentRoot ?? documentRoot,
+        lowercase ? asciiLowerCase(scriptName) : scriptName,
+      );
       return forward(ctx, target, { scriptName, pathInfo, scriptFilename });
     }
     if (early && !early.pending.target.balancer.available) {
@@ -125,6 +133,11 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     if (early && found.kind === 'denied') return respondWithError(ctx, 403);
     return next();
   };
+
+  /** lighttpd's basedir: the file step's (alias, vhost), else the vhost module's, else ours. */
+  function requestDocumentRoot(state: RequestState): string {
+    return state.docRoot ?? state.documentRoot ?? spelledDocumentRoot;
+  }
 
   const onStderr = (line: string) => log.error('fastcgi', `FastCGI-stderr: ${line}`);
 
@@ -162,7 +175,7 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
           pathInfo: paths.pathInfo,
           scriptFilename: paths.scriptFilename,
           // mod_alias gives the file its own root, and DOCUMENT_ROOT follows (lighttpd's basedir).
-          documentRoot: requestState(ctx).docRoot ?? documentRoot,
+          documentRoot: requestDocumentRoot(requestState(ctx)),
           docrootOption: settings.docroot,
           stripRequestUri: settings.stripRequestUri,
           brokenScriptfilename: settings.brokenScriptfilename,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Context, Middleware } from 'koa';
+import { spelledRoot } from '../http/doc-root.js';
 import { respondWithError } from '../http/error-page.js';
 import type { FileInfo } from '../http/file-info.js';
 import { DEFAULT_MIME_ASSIGN, type MimeAssign, MimeTypes, OCTET_STREAM } from '../http/mime.js';
@@ -73,7 +74,7 @@ const RESOLVED = Symbol.for('koa-lighty.request-file');
  * the request state's `docRoot` and `physical`.
  */
 export function resolveRequestFile(ctx: Context, options: RequestFileOptions): Promise<RequestFile> {
-  const { docRoot, key } = resolvedOptions(options);
+  const { docRoot, spelled, key } = resolvedOptions(options);
   const state = ctx.state as Record<symbol, ResolvedFiles | undefined>;
   const held = state[RESOLVED];
   // Stages asking with the same options share one answer; different options get their own.
@@ -82,7 +83,7 @@ export function resolveRequestFile(ctx: Context, options: RequestFileOptions): P
     const other = held.others?.get(key);
     if (other) return other;
   }
-  const found = findRequestFile(ctx, docRoot, options);
+  const found = findRequestFile(ctx, docRoot, spelled, options);
   if (!held) state[RESOLVED] = { key, found, others: undefined };
   else {
     held.others ??= new Map();
@@ -99,9 +100,17 @@ interface ResolvedFiles {
 }
 
 /** Options objects are made once per stage: their root and key are worked out once too. */
-const optionKeys = new WeakMap<RequestFileOptions, { docRoot: string; key: string; from: unknown[] }>();
+interface ResolvedOptions {
+  /** The root as a path prefix: absolute, no trailing slash. */
+  docRoot: string;
+  /** The root as lighttpd spells it in DOCUMENT_ROOT (a trailing slash as configured). */
+  spelled: string;
+  key: string;
+}
 
-function resolvedOptions(options: RequestFileOptions): { docRoot: string; key: string } {
+const optionKeys = new WeakMap<RequestFileOptions, ResolvedOptions & { from: unknown[] }>();
+
+function resolvedOptions(options: RequestFileOptions): ResolvedOptions {
   const held = optionKeys.get(options);
   // A caller may change its options object between requests: recompute when it did.
   if (
@@ -125,7 +134,7 @@ function resolvedOptions(options: RequestFileOptions): { docRoot: string; key: s
     options.indexFiles,
     options.forceLowercaseFilenames,
   ];
-  const made = { docRoot, key, from };
+  const made = { docRoot, spelled: spelledRoot(options.documentRoot), key, from };
   // A relative root depends on the working directory, which may change: not kept.
   if (options.documentRoot.startsWith('/')) optionKeys.set(options, made);
   return made;
@@ -134,14 +143,20 @@ function resolvedOptions(options: RequestFileOptions): { docRoot: string; key: s
 async function findRequestFile(
   ctx: Context,
   rootOption: string,
+  spelledOption: string,
   options: RequestFileOptions,
 ): Promise<RequestFile> {
-  let docRoot = rootOption;
   const state = requestState(ctx);
+  // The docroot hook (mod_simple_vhost, mod_evhost) may have chosen the host's own root.
+  const vhostRoot = state.documentRoot;
+  // lighttpd joins it to the path with one slash and no other normalisation (a pattern's
+  // empty part leaves `//` in SCRIPT_FILENAME): so does the physical path here.
+  const root = vhostRoot === undefined ? rootOption : vhostRoot.replace(/\/$/, '');
   // mod_alias moves a URL prefix onto another directory: look the rest of the path up there,
   // and put the prefix back in front of what the file step reports in URL terms.
-  const base = aliasedBase(state) ?? { docRoot, path: state.path, urlPrefix: '' };
-  docRoot = base.docRoot;
+  const aliased = aliasedBase(state);
+  const base = aliased ?? { docRoot: root, path: state.path, urlPrefix: '' };
+  const docRoot = base.docRoot;
   const physical = await resolvePhysical(docRoot, base.path, state.target, {
     followSymlink: options.followSymlink,
     locationPath: state.path,
@@ -163,7 +178,8 @@ async function findRequestFile(
     found = index ?? { kind: 'directory', info: physical.info, scriptPath: state.path };
   }
   if (deniedAfterResolve(ctx, found.scriptPath)) return { kind: 'denied' };
-  state.docRoot ??= docRoot;
+  // DOCUMENT_ROOT: lighttpd's basedir, as the config (or the vhost module) spells it.
+  state.docRoot ??= aliased ? docRoot : (vhostRoot ?? spelledOption);
   state.physical = {
     path: found.info.path,
     info: found.info,

@@ -9,12 +9,14 @@ import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
+import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
 import { modIndexfile } from './mod-indexfile.js';
 import { modRedirect } from './mod-redirect.js';
 import { modSecdownload } from './mod-secdownload.js';
 import { modSetenv } from './mod-setenv.js';
+import { modSimpleVhost } from './mod-simple-vhost.js';
 import { modStaticfile } from './mod-staticfile.js';
 import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
 
@@ -29,6 +31,9 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modRedirect,
   modTriggerB4Dl,
   modSetenv,
+  // docroot
+  modSimpleVhost,
+  modEvhost,
   // physical
   modAlias,
   modSecdownload,
