@@ -29,6 +29,7 @@ export { FileShrunkError } from './http/file-stream.js';
 export { DEFAULT_MIME_ASSIGN, MimeTypes } from './http/mime.js';
 export { BadRequestTarget } from './http/request-path.js';
 export { type RequestState, requestState } from './http/request-state.js';
+export { SpoolFailed } from './http/spool.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';

@@ -9,6 +9,7 @@ import type { FastCgiHost, FastCgiKey, FastCgiOptions } from '../middleware/fast
 import { indexFileNames } from './index-files.js';
 import type { OptionReader } from './option-reader.js';
 import { serverTag } from './server-tag.js';
+import { uploadDirs } from './upload-dirs.js';
 import { ConfigArray, type ConfigValue, toBool, toInt } from './values.js';
 
 /** fastcgi.server with its three-level nesting (spec 3.1), host options in camelCase. */
@@ -49,6 +50,11 @@ export function fastcgiOptions(r: OptionReader): FastCgiOptions | undefined {
     serverTag: serverTag(r),
     serverName: r.string('server.name') || undefined,
     debug: fastcgiDebug(r),
+    // Unset stays undefined: koa-lighty's default differs from lighttpd's (README).
+    streamResponseBody: r.has('server.stream-response-body')
+      ? (r.int('server.stream-response-body', 0) as 0 | 1 | 2)
+      : undefined,
+    uploadDirs: uploadDirs(r),
   };
 }
 

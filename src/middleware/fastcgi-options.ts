@@ -2,6 +2,7 @@ import type { Backend, BackendAddressOptions } from '../backends/backend.js';
 import type { BalanceMode } from '../backends/balancer.js';
 import type { MimeAssign, MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
+import { OptionError } from '../option-error.js';
 
 /**
  * The options of `fastcgi()`: lighttpd's `fastcgi.server` in camelCase (spec 3.1), so a
@@ -37,6 +38,23 @@ export interface FastCgiOptions {
   serverTag?: string;
   /** server.name: SERVER_NAME (default: the Host header without its port). */
   serverName?: string;
+  /**
+   * server.stream-response-body. 0 is lighttpd's default: the backend's whole answer is read
+   * first (past 64 KiB into a temporary file in `uploadDirs`, so a 1 GiB answer does not sit
+   * in memory), then sent with Content-Length, and a 200 honours Range. 1 and 2 stream it:
+   * an answer not complete within 64 KiB goes out chunked as PHP writes it, paced by the
+   * client (php-cgi waits while the client is slow; lighttpd does this only for 2). Unset,
+   * koa-lighty streams (README, "Deliberate differences").
+   */
+  streamResponseBody?: 0 | 1 | 2;
+  /**
+   * server.upload-dirs: where a chunked request body (over 1 MiB) and, with
+   * `streamResponseBody: 0`, a long answer are spooled. Tried in order: a directory where no
+   * file can be made, or that is full, hands on to the next; none left is a 500. The files
+   * are unlinked as soon as they are open and closed when the request ends. Default, as
+   * lighttpd's: `$TMPDIR`, else `/var/tmp`.
+   */
+  uploadDirs?: readonly string[];
   /** The error log: php-cgi's STDERR, failing backends, refused send-file paths. */
   log?: Logger;
   /**
@@ -136,6 +154,20 @@ export function checkFastCgiOptions(options: FastCgiOptions): void {
     if (!Array.isArray(hosts) || hosts.length === 0) {
       throw new TypeError(`fastcgi: key ${JSON.stringify(key)} needs a list of hosts`);
     }
+  }
+  const stream = options.streamResponseBody;
+  if (stream !== undefined && stream !== 0 && stream !== 1 && stream !== 2) {
+    throw new OptionError(
+      'ERR_STREAM_RESPONSE_BODY',
+      'streamResponseBody',
+      `must be 0 (buffer the whole answer), 1 or 2 (stream it), not ${JSON.stringify(stream)}`,
+    );
+  }
+  if (
+    options.uploadDirs !== undefined &&
+    (!Array.isArray(options.uploadDirs) || options.uploadDirs.some((d) => typeof d !== 'string' || d === ''))
+  ) {
+    throw new OptionError('ERR_UPLOAD_DIRS', 'uploadDirs', 'must be a list of directory paths');
   }
   for (const [from, to] of Object.entries(options.mapExtensions ?? {})) {
     if (!options.backends.some((b) => b.key === to)) {

@@ -4,6 +4,7 @@ import { type FastCgiResponse, takeEndedBody } from '../fastcgi/exchange.js';
 import { respondWithError } from '../http/error-page.js';
 import { markBackendAnswer } from '../http/response-origin.js';
 import { acceptRanges, requestedRanges, sendRanges } from '../http/serve-file.js';
+import { Spool } from '../http/spool.js';
 import { isInternalHeader } from './response-filter.js';
 
 /**
@@ -13,7 +14,8 @@ import { isInternalHeader } from './response-filter.js';
  *  - orders to the server (X-Sendfile, X-Sendfile2, X-LIGHTTPD-*), whatever the host allows;
  *  - hop-by-hop headers, which describe the backend's framing, not ours;
  *  - Content-Length, untrusted: a wrong one would desynchronise the client's connection. The
- *    length we send is the length we counted (small bodies) or chunked framing (large ones).
+ *    length we send is the length we counted (small or spooled bodies) or chunked framing
+ *    (streamed ones).
  */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
@@ -52,16 +54,19 @@ export function applyBackendHead(
  * dropped, so the connection can serve the next request. A body that ends within BUFFER_UP_TO
  * bytes is complete, as lighttpd's buffered answers always are (spec 1.4): it is sent whole
  * with its length, or cut by the client's Range, and a 200 says `Accept-Ranges: bytes`.
- * Anything longer streams, paced by the client; `onCut` hears of a stream that fails (the
- * backend died mid-body, say), which a complete body cannot.
+ * Anything longer streams, paced by the client (`server.stream-response-body` 1 and 2), or,
+ * with `spoolTo` (`server.stream-response-body = 0`), is spooled whole first, past
+ * BUFFER_UP_TO into temporary files in those directories, and then sent like a short one.
+ * `onCut` hears of a stream that fails (the backend died mid-body, say).
  */
 export async function sendBackendBody(
   ctx: Context,
   response: FastCgiResponse,
   onCut: (error: Error) => void,
+  spoolTo?: readonly string[],
 ): Promise<void> {
   const typed = Boolean(ctx.response.get('Content-Type'));
-  await sendBody(ctx, response, onCut);
+  await sendBody(ctx, response, onCut, spoolTo);
   // Koa calls an untyped body application/octet-stream; lighttpd sends what the backend said.
   if (!typed && ctx.response.get('Content-Type') === 'application/octet-stream') ctx.remove('Content-Type');
 }
@@ -70,6 +75,7 @@ async function sendBody(
   ctx: Context,
   response: FastCgiResponse,
   onCut: (error: Error) => void,
+  spoolTo: readonly string[] | undefined,
 ): Promise<void> {
   // A complete answer is taken whole; only the others become a stream, which can be cut.
   const ended = takeEndedBody(response, BUFFER_UP_TO);
@@ -88,7 +94,8 @@ async function sendBody(
     return;
   }
   if (head.ended) return sendComplete(ctx, head.bytes);
-  // Streamed, so no Range: lighttpd buffers for it, but a 1 GiB PHP answer must not sit in memory.
+  if (spoolTo) return sendSpooled(ctx, head.bytes, response.body, spoolTo);
+  // Streamed, so no Range (lighttpd streams these without one too).
   ctx.body = Readable.from(resume(head.bytes, response.body), { objectMode: false });
 }
 
@@ -105,6 +112,37 @@ function sendComplete(ctx: Context, bytes: Buffer): void {
   }
   const type = ctx.response.get('Content-Type') || undefined;
   sendRanges(ctx, bytes.length, ranges, type, (start, end) => bytes.subarray(start, end + 1));
+}
+
+/**
+ * lighttpd's `server.stream-response-body = 0`: the whole answer is read from the backend
+ * (which frees it, whatever the client's pace), then sent with its length, and a 200 can be
+ * cut by Range like a file. The spool's files close with the response, aborted or not.
+ */
+async function sendSpooled(ctx: Context, first: Buffer, rest: Readable, dirs: readonly string[]) {
+  const spool = new Spool(dirs, BUFFER_UP_TO, 'koa-lighty-response-');
+  ctx.res.once('close', () => void spool.close());
+  try {
+    await spool.append(first);
+    for await (const chunk of rest as AsyncIterable<Buffer>) await spool.append(chunk);
+  } catch (error) {
+    rest.destroy();
+    await spool.close();
+    throw error;
+  }
+  const size = spool.length;
+  const ranges = acceptRanges(ctx) ? requestedRanges(ctx, size) : undefined;
+  if (ranges === 'unsatisfiable') {
+    respondWithError(ctx, 416);
+    return;
+  }
+  if (ranges) {
+    const type = ctx.response.get('Content-Type') || undefined;
+    sendRanges(ctx, size, ranges, type, (start, end) => spool.read(start, end));
+    return;
+  }
+  ctx.body = spool.read(0, size - 1);
+  ctx.length = size;
 }
 
 /** An ended empty stream: Koa sends no body and, for HEAD, invents no Content-Length. */

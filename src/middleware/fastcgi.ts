@@ -8,6 +8,7 @@ import { respondWithError } from '../http/error-page.js';
 import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
 import { asciiLowerCase } from '../http/physical.js';
 import { type RequestState, requestState } from '../http/request-state.js';
+import { defaultUploadDirs, SpoolFailed } from '../http/spool.js';
 import { defaultLogger } from '../log.js';
 import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
 import { buildHosts, type HostBlock, type KeyTarget } from './fastcgi-hosts.js';
@@ -71,6 +72,11 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     forceLowercaseFilenames: lowercase,
   };
   const serverTag = options.serverTag ?? 'koa-lighty';
+  const uploadDirs = options.uploadDirs?.length
+    ? options.uploadDirs.map((dir) => resolve(dir))
+    : defaultUploadDirs();
+  // 0 is lighttpd's "buffer the whole answer"; unset streams (README, Deliberate differences).
+  const spoolResponsesTo = options.streamResponseBody === 0 ? uploadDirs : undefined;
   const { routes: keys, backends } = buildHosts(options, mimeTypes, log);
   const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
 
@@ -151,17 +157,23 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
       }
     }
     // The client going away must cost the backend connection, before and after the headers.
+    // A spooled request body is closed with the response, whichever way that ends.
     const gone = new ClientGone();
     const res = ctx.res;
+    let closed = false;
+    let spooled: BackendRequestBody | undefined;
     res.once('close', () => {
+      closed = true;
       if (!res.writableFinished) gone.abort();
+      void spooled?.discard();
     });
 
-    let body = backendRequestBody(ctx.req);
+    let body = backendRequestBody(ctx.req, uploadDirs);
     if (!isRequestBody(body)) {
-      const spooled = await body.catch((error: Error) => error);
-      if (spooled instanceof Error) return answerFailure(ctx, spooled);
-      body = spooled;
+      const settled = await body.catch((error: Error) => error);
+      if (settled instanceof Error) return answerFailure(ctx, settled);
+      if (closed) return void settled.discard();
+      body = spooled = settled;
     }
     const requestBody = body;
     const debug = options.debug ? debugLog(ctx) : undefined;
@@ -228,7 +240,7 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
         log.error('fastcgi', `response from ${block.backend.label} cut: ${error.message}`);
     };
     try {
-      await sendBackendBody(ctx, response, onCut);
+      await sendBackendBody(ctx, response, onCut, spoolResponsesTo);
     } catch (error) {
       answerFailure(ctx, error);
     }
@@ -242,11 +254,16 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
 
   function answerFailure(ctx: Context, error: unknown): void {
     // The client is gone (before or while sending its body): nobody to answer.
-    if (error instanceof RequestAborted || ctx.req.socket.destroyed) return;
+    if (error instanceof RequestAborted || !ctx.req.socket || ctx.req.socket.destroyed) return;
     const status = (error as { status?: unknown }).status;
-    if (error instanceof FastCgiError || status === 400) {
+    if (error instanceof FastCgiError || error instanceof SpoolFailed || status === 400) {
       log.error('fastcgi', `${ctx.method} ${ctx.url}: ${(error as Error).message}`);
-      respondWithError(ctx, error instanceof FastCgiError ? error.status : 400);
+      respondWithError(
+        ctx,
+        error instanceof FastCgiError || error instanceof SpoolFailed ? error.status : 400,
+      );
+      // The rest of a body nobody could hold is not worth reading: lighttpd closes too.
+      if (error instanceof SpoolFailed) ctx.set('Connection', 'close');
       return;
     }
     log.error('fastcgi', `${ctx.method} ${ctx.url}: ${(error as Error)?.stack ?? String(error)}`);

@@ -19,6 +19,9 @@ export const CORE_KEYS: Readonly<Record<string, OptionType>> = {
   'server.name': 'string',
   'server.max-request-field-size': 'integer',
   'server.systemd-socket-activation': 'boolean',
+  // Read where the FastCGI stage is built (config/fastcgi-server.ts): only it spools bodies.
+  'server.upload-dirs': 'list',
+  'server.stream-response-body': 'integer',
   'mimetype.assign': 'pairs',
   // Always what koa-lighty does: the request-target is normalised the way these ask for.
   'server.http-parseopts': 'array',

@@ -1,6 +1,7 @@
 import { backendAddresses } from '../backends/backend.js';
 import { fastcgiHostWarnings } from '../config/fastcgi-server.js';
 import { fastcgiOptions } from '../config/mapping.js';
+import { uploadDirsWarnings } from '../config/upload-dirs.js';
 import { type FastCgiKey, fastcgi } from '../middleware/fastcgi.js';
 import { module } from './descriptor.js';
 
@@ -19,7 +20,11 @@ export const modFastcgi = module({
   },
   pure: true,
   read: (r) => fastcgiOptions(r),
-  warnings: (r) => fastcgiHostWarnings(r),
+  warnings: (r) => [...fastcgiHostWarnings(r), ...uploadDirsWarnings(r)],
+  optionKeys: {
+    streamResponseBody: 'server.stream-response-body',
+    uploadDirs: 'server.upload-dirs',
+  },
   stage(options, build) {
     const backends = build.worker ? connectOnly(options.backends) : options.backends;
     const made = fastcgi({
