@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type RawResponse, rawExchange } from './helpers/http.js';
-import { type BothServers, seen, startBoth } from './helpers/same-conf.js';
+import { bothForFile, seen } from './helpers/same-conf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-errh-'));
 const www = join(root, 'www');
@@ -75,14 +75,7 @@ $HTTP["url"] =^ "/ef/" {
 $HTTP["url"] == "/handler.php" { server.tag = "handler-tag" }
 `;
 
-let servers: BothServers | undefined;
-test.before(async () => {
-  servers = await startBoth(conf);
-});
-test.after.always(async () => {
-  await servers?.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const servers = bothForFile(conf, () => rmSync(root, { recursive: true, force: true }));
 
 interface Sent {
   method?: string;
@@ -97,7 +90,7 @@ function both({ method = 'GET', path, headers = {}, body }: Sent): Promise<[RawR
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   const bytes = Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body ?? ''}`, 'latin1');
-  return Promise.all([rawExchange(servers!.lighttpd.port, bytes), rawExchange(servers!.koaPort, bytes)]);
+  return Promise.all([rawExchange(servers().lighttpd.port, bytes), rawExchange(servers().koaPort, bytes)]);
 }
 
 const HEADERS = ['server', 'content-length', 'etag', 'last-modified', 'content-range', 'accept-ranges'];
@@ -191,8 +184,8 @@ test('a request body the handler does not read closes the connection', async (t)
     'latin1',
   );
   const [lighttpd, koa] = await Promise.all([
-    rawExchange(servers!.lighttpd.port, bytes),
-    rawExchange(servers!.koaPort, bytes),
+    rawExchange(servers().lighttpd.port, bytes),
+    rawExchange(servers().koaPort, bytes),
   ]);
   t.is(lighttpd.headers['connection'], 'close');
   t.is(koa.headers['connection'], 'close');

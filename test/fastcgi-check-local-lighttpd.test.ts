@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type BothServers, seen, startBoth } from './helpers/same-conf.js';
+import { bothForFile, seen } from './helpers/same-conf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-nolocal-'));
 const ENV_PHP = `<?php
@@ -34,20 +34,13 @@ fastcgi.server = (".php" => ((
 $HTTP["url"] =^ "/lc/" { server.force-lowercase-filenames = "enable" }
 `;
 
-let servers: BothServers | undefined;
-test.before(async () => {
-  servers = await startBoth(conf);
-});
-test.after.always(async () => {
-  await servers?.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const both = bothForFile(conf, () => rmSync(root, { recursive: true, force: true }));
 
 const paths = ['/env.php', '/env.php/More', '/lc/ENV.PHP', '/lc/Sub/Env.php/More/Info', '/lc/env.PHP?x=1'];
 
 for (const path of paths) {
   test(`GET ${path}: PHP runs the script, as in lighttpd`, async (t) => {
-    const [lighttpd, koa] = await servers!.both(path);
+    const [lighttpd, koa] = await both().both(path);
     t.deepEqual(seen(koa), seen(lighttpd));
     t.false(koa.body.toString().includes('<?php'), 'never the source');
   });

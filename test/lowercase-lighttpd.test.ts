@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type BothServers, seen, startBoth } from './helpers/same-conf.js';
+import { bothForFile, seen } from './helpers/same-conf.js';
 
 // Upper case in the root's own name: lighttpd never lower-cases the document root.
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-Lower-'));
@@ -51,14 +51,7 @@ fastcgi.server = (".php" => ((
 $HTTP["url"] =^ "/excl/" { static-file.exclude-extensions = (".jpg") }
 `;
 
-let servers: BothServers | undefined;
-test.before(async () => {
-  servers = await startBoth(conf);
-});
-test.after.always(async () => {
-  await servers?.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const both = bothForFile(conf, () => rmSync(root, { recursive: true, force: true }));
 
 const paths = [
   // static files: found in lower case, typed by the lower-cased name
@@ -93,16 +86,16 @@ const paths = [
 
 for (const path of paths) {
   test(`GET ${path}: as lighttpd`, async (t) => {
-    const [lighttpd, koa] = await servers!.both(path);
+    const [lighttpd, koa] = await both().both(path);
     t.deepEqual(seen(koa), seen(lighttpd));
   });
 }
 
 test('the lower-cased file is the one served, and PHP sees both spellings', async (t) => {
-  const [, picture] = await servers!.both('/IMAGE.JPG');
+  const [, picture] = await both().both('/IMAGE.JPG');
   t.is(picture.status, 200);
   t.is(picture.body.toString(), 'a picture\n');
-  const [, php] = await servers!.both('/Env.Php/Foo/Bar');
+  const [, php] = await both().both('/Env.Php/Foo/Bar');
   t.like(JSON.parse(php.body.toString()), {
     SCRIPT_NAME: '/Env.Php',
     SCRIPT_FILENAME: `${root}/env.php`,

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type BothServers, seen, startBoth } from './helpers/same-conf.js';
+import { bothForFile, seen } from './helpers/same-conf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-tag-'));
 for (const dir of ['', 'other', 'none', 'blank']) {
@@ -33,29 +33,22 @@ $HTTP["url"] =^ "/none/" { server.tag = "" }
 $HTTP["url"] =^ "/blank/" { server.tag = " \t " }
 `;
 
-let servers: BothServers | undefined;
-test.before(async () => {
-  servers = await startBoth(conf);
-});
-test.after.always(async () => {
-  await servers?.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const both = bothForFile(conf, () => rmSync(root, { recursive: true, force: true }));
 
 for (const dir of ['', '/other', '/none', '/blank']) {
   for (const path of [`${dir}/soft.php`, `${dir}/page.txt`, `${dir}/missing`]) {
     test(`GET ${path}: Server header and SERVER_SOFTWARE as lighttpd`, async (t) => {
-      const [lighttpd, koa] = await servers!.both(path);
+      const [lighttpd, koa] = await both().both(path);
       t.deepEqual(seen(koa, ['server']), seen(lighttpd, ['server']));
     });
   }
 }
 
 test('the block tag replaces the global one', async (t) => {
-  const [, other] = await servers!.both('/other/soft.php');
+  const [, other] = await both().both('/other/soft.php');
   t.is(other.headers['server'], 'other-tag');
   t.is(other.body.toString(), '[other-tag]');
-  const [, none] = await servers!.both('/none/soft.php');
+  const [, none] = await both().both('/none/soft.php');
   t.false('server' in none.headers);
   t.is(none.body.toString(), '[]');
 });

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { type Logger, memoryLogger } from '../../src/log.js';
 import { createApp, type LoadedConfig, loadConfig } from '../../src/server/app.js';
 import { type RawResponse, rawRequest, serve } from './http.js';
@@ -85,4 +86,26 @@ export function seen(response: RawResponse, extraHeaders: string[] = []) {
   };
   for (const name of extraHeaders) view[name] = response.headers[name];
   return view;
+}
+
+/**
+ * Both servers for all the tests of one file: started before them, closed after them, then
+ * `cleanup` (the file's document root, say). The getter is for use inside the tests.
+ */
+export function bothForFile(
+  conf: (sockdir: string) => string,
+  cleanup: () => void = () => {},
+): () => BothServers {
+  let servers: BothServers | undefined;
+  test.before(async () => {
+    servers = await startBoth(conf);
+  });
+  test.after.always(async () => {
+    await servers?.close();
+    cleanup();
+  });
+  return () => {
+    if (!servers) throw new Error('bothForFile: the servers did not start');
+    return servers;
+  };
 }
