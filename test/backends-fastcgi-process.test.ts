@@ -284,6 +284,9 @@ async function phpPidOfDeadParent(
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', code], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Listened for from the start: a child that exits right after printing its pid may be gone
+  // before a listener added later would hear of it.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   const pid = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim())));
     // 'close', not 'exit': 'exit' can come before the pid it printed has been read.
@@ -296,7 +299,7 @@ async function phpPidOfDeadParent(
   });
   t.true(alive(pid));
   if (ending === 'sigkill') child.kill('SIGKILL');
-  await new Promise((resolve) => child.once('exit', resolve));
+  await exited;
   return pid;
 }
 
