@@ -434,7 +434,7 @@ test('fastcgi({ streamResponseBody: 0, uploadDirs }) in a Koa app: a long answer
   t.is(part.body.toString(), 'xxxxxx');
   t.true(existsSync(uploads));
   // The spool is closed when the response has ended, which the client may see first.
-  t.true(await eventually(() => openIn(uploads).length === 0), openIn(uploads).join("\n"));
+  t.true(await eventually(() => openIn(uploads).length === 0), openIn(uploads).join('\n'));
   const streamed = await phpSite(t);
   t.is((await rawRequest(streamed.port, '/mw-stream.php?kib=1024')).headers['transfer-encoding'], 'chunked');
 });
