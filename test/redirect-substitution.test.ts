@@ -11,7 +11,7 @@ import {
 function location(template: string, regex: RegExp, subject: string): string {
   const m = regex.exec(subject);
   if (!m) throw new Error('no match');
-  return safeLocation(substitute(normaliseRuleTarget(template), m));
+  return safeLocation(substitute(normaliseRuleTarget(template), { match: m }));
 }
 
 test('rule regexes are normalised like the target: %xx upper-case, non-ASCII as %XX', (t) => {
@@ -31,20 +31,23 @@ test('$n is the capture as it stands; $$ and %% are escapes; other $x and %x sta
 
 test('whatever the substitution yields, no raw space, control or non-ASCII byte reaches Location', (t) => {
   const m = /^(.*)$/s.exec('a b\tc\r\nd\x7fé') as RegExpExecArray;
-  t.is(safeLocation(substitute('/x/$1', m)), '/x/a%20b%09c%0D%0Ad%7F%C3%A9');
+  t.is(safeLocation(substitute('/x/$1', { match: m })), '/x/a%20b%09c%0D%0Ad%7F%C3%A9');
 });
 
 test('a capture never makes Location protocol-relative; the rule itself may', (t) => {
   const slash = /^\/x(.*)$/.exec('/x/evil.example') as RegExpExecArray;
-  t.is(safeLocation(substitute('/$1', slash)), '/evil.example');
-  t.is(safeLocation(substitute('$1', slash)), '/evil.example');
+  t.is(safeLocation(substitute('/$1', { match: slash })), '/evil.example');
+  t.is(safeLocation(substitute('$1', { match: slash })), '/evil.example');
   const backslash = /^\/x(.*)$/.exec('/x\\evil.example') as RegExpExecArray;
-  t.is(safeLocation(substitute('/$1', backslash)), '/evil.example');
-  t.is(safeLocation(substitute('$1', /^\/x(.*)$/.exec('/x//\\//evil') as RegExpExecArray)), '/evil');
+  t.is(safeLocation(substitute('/$1', { match: backslash })), '/evil.example');
+  t.is(
+    safeLocation(substitute('$1', { match: /^\/x(.*)$/.exec('/x//\\//evil') as RegExpExecArray })),
+    '/evil',
+  );
   const empty = /^\/x(.*)$/.exec('/x') as RegExpExecArray;
-  t.is(safeLocation(substitute('/$1/evil.example', empty)), '/evil.example');
-  t.is(safeLocation(substitute('//cdn.example/$1', slash)), '//cdn.example//evil.example');
-  t.is(safeLocation(substitute('http://$1', slash)), 'http:///evil.example');
+  t.is(safeLocation(substitute('/$1/evil.example', { match: empty })), '/evil.example');
+  t.is(safeLocation(substitute('//cdn.example/$1', { match: slash })), '//cdn.example//evil.example');
+  t.is(safeLocation(substitute('http://$1', { match: slash })), 'http:///evil.example');
 });
 
 test('%1… (an enclosing condition capture) is told apart from the %% escape', (t) => {

@@ -16,10 +16,18 @@ import { type BuildContext, type ModuleDescriptor, pipelineOrder, REQUEST_HOOKS 
 import { MODULES } from './table.js';
 
 export interface Pipeline {
-  /** The response-side stages alone (access log and the like): for a request refused before the modules ran. */
+  /**
+   * The response-side stages (access log and the like): they wrap the request side, and alone
+   * they serve a request refused before the modules ran.
+   */
   outer: Middleware;
-  /** Every stage. */
-  all: Middleware;
+  /**
+   * The uri_raw stages (mod_rewrite's URL rules): run before the response side is chosen, as
+   * a rewrite there changes which blocks apply to the rest of the request.
+   */
+  raw: Middleware;
+  /** The other request-side stages, in hook order. */
+  inner: Middleware;
 }
 
 export class StageRegistry {
@@ -49,20 +57,18 @@ export class StageRegistry {
   pipeline(r: OptionReader, server: ServerSettings, table: readonly ModuleDescriptor[] = MODULES): Pipeline {
     const build = this.#context(r);
     const outer: Middleware[] = [];
-    const all: Middleware[] = [];
+    const raw: Middleware[] = [];
+    const inner: Middleware[] = [];
     const tag = serverTag(r);
-    if (tag !== server.tag) {
-      const stage = this.shared('server-tag', tag, () => serverTagStage(tag));
-      outer.push(stage);
-      all.push(stage);
-    }
+    if (tag !== server.tag) outer.push(this.shared('server-tag', tag, () => serverTagStage(tag)));
     for (const descriptor of pipelineOrder(table, server.modules)) {
       const stage = buildStage(descriptor, r, build);
       if (!stage) continue;
-      all.push(stage);
-      if (!(REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) outer.push(stage);
+      if (descriptor.hook === 'uri_raw') raw.push(stage);
+      else if ((REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) inner.push(stage);
+      else outer.push(stage);
     }
-    return { outer: compose(outer), all: compose(all) };
+    return { outer: compose(outer), raw: compose(raw), inner: compose(inner) };
   }
 
   /** Spawns what the stages spawn (php-cgi) and waits until it accepts connections. */

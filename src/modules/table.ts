@@ -12,6 +12,7 @@ import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
 import { modIndexfile } from './mod-indexfile.js';
 import { modRedirect } from './mod-redirect.js';
+import { modRewrite, modRewriteIfNotFile } from './mod-rewrite.js';
 import { modSecdownload } from './mod-secdownload.js';
 import { modSetenv } from './mod-setenv.js';
 import { modStaticfile } from './mod-staticfile.js';
@@ -22,6 +23,8 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modAccesslog,
   // response_start
   modExpire,
+  // uri_raw
+  modRewrite,
   // uri_clean
   modAccess,
   modRedirect,
@@ -30,6 +33,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   // physical
   modAlias,
   modSecdownload,
+  modRewriteIfNotFile,
   // subrequest_start
   modFastcgi,
   modIndexfile,
@@ -41,6 +45,9 @@ export const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set([
   ...Object.keys(CORE_KEYS),
   ...MODULES.flatMap((m) => Object.keys(m.keys)),
 ]);
+
+/** Options whose `regex => target` pairs may use `%n`, the captures of their block's condition. */
+export const CONDITION_CAPTURE_KEYS: readonly string[] = MODULES.flatMap((m) => m.conditionCaptureKeys ?? []);
 
 /** Modules koa-lighty has; mod_indexfile and mod_staticfile are always on, as in lighttpd. */
 export const SUPPORTED_MODULES: ReadonlySet<string> = new Set(MODULES.map((m) => m.name));

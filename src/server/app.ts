@@ -6,7 +6,8 @@
  * and trigger stores) are shared between pipelines.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import Koa from 'koa';
+import Koa, { type Context, type Middleware } from 'koa';
+import { ConditionCaptures } from '../config/captures.js';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
 import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
@@ -15,15 +16,16 @@ import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
 import { MimeTypes } from '../http/mime.js';
-import { requestState } from '../http/request-state.js';
+import { requestState, takeComeback } from '../http/request-state.js';
 import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
 import { lighttpdErrors } from '../middleware/errors.js';
 import { checkRequestHead } from '../middleware/request-head.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
+import { usesConditionCaptures } from '../middleware/rule-substitution.js';
 import type { BuildContext } from '../modules/descriptor.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
-import { MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
+import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
 import { requestFacts } from './facts.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 
@@ -149,8 +151,48 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
   const conditional = config.blocks.length > 0;
+  const captures = new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures);
   const headLimits = { maxRequestFieldSize: server.maxRequestFieldSize };
-  app.use(function selectPipeline(ctx, next) {
+
+  /** The pipeline of the blocks that hold for the request as it stands (its URL may be rewritten). */
+  const select = (ctx: Context): Pipeline => {
+    if (!conditional) return pipelineFor([]);
+    const state = requestState(ctx);
+    const facts = requestFacts(ctx, state);
+    state.conditionCaptures = (id) => captures.of(id, facts);
+    return pipelineFor(matchingBlocks(config, facts, captures.conditionOf));
+  };
+
+  /**
+   * The uri_raw stages (mod_rewrite's URL rules), again after each rewrite for the blocks of
+   * the new URL, as lighttpd evaluates its conditions again after a rewrite. `passed`: they
+   * handed the request on.
+   */
+  const route = async (ctx: Context, first: Pipeline) => {
+    let pipeline = first;
+    for (;;) {
+      let passed = false;
+      await pipeline.raw(ctx, async () => {
+        passed = true;
+      });
+      if (!takeComeback(ctx)) return { pipeline, passed };
+      pipeline = select(ctx);
+    }
+  };
+
+  /** The request-side stages; a rewrite at the file step starts them over for the new URL. */
+  const requestSide = async (ctx: Context, first: Pipeline, next: () => Promise<void>) => {
+    let pipeline = first;
+    for (;;) {
+      await pipeline.inner(ctx, next);
+      if (!takeComeback(ctx, true)) return;
+      const routed = await route(ctx, select(ctx));
+      if (!routed.passed) return;
+      pipeline = routed.pipeline;
+    }
+  };
+
+  const selectPipeline: Middleware = async (ctx, next) => {
     // The request head first: the conditions must see the host the request really names. A
     // broken head still passes the global pipeline's response-side stages (the access log).
     let refused: unknown;
@@ -160,13 +202,22 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     } catch (error) {
       refused = error;
     }
-    const ids =
-      refused || answered || !conditional ? [] : matchingBlocks(config, requestFacts(ctx, requestState(ctx)));
-    const pipeline = pipelineFor(ids);
-    if (refused) return pipeline.outer(ctx, () => Promise.reject(refused));
-    if (answered) return pipeline.outer(ctx, () => Promise.resolve());
-    return pipeline.all(ctx, next);
-  });
+    if (refused) return pipelineFor([]).outer(ctx, () => Promise.reject(refused));
+    if (answered) return pipelineFor([]).outer(ctx, () => Promise.resolve());
+    let pipeline = select(ctx);
+    // The response side is that of the URL after the uri_raw rewrites (lighttpd's comes from
+    // the final URL; after a rewrite at the file step it stays this one, see README).
+    let routed: { pipeline: Pipeline; passed: boolean };
+    try {
+      routed = await route(ctx, pipeline);
+    } catch (error) {
+      return pipeline.outer(ctx, () => Promise.reject(error));
+    }
+    pipeline = routed.pipeline;
+    if (!routed.passed) return pipeline.outer(ctx, () => Promise.resolve());
+    return pipeline.outer(ctx, () => requestSide(ctx, pipeline, next));
+  };
+  app.use(selectPipeline);
 
   return {
     app,
