@@ -17,11 +17,7 @@ export class ConditionCaptures {
    * @param keys           the options whose `key => target` pairs may refer to `%n`
    * @param usesCaptures   whether one target does (rule-substitution's usesConditionCaptures)
    */
-  constructor(
-    private readonly config: Config,
-    keys: readonly string[],
-    usesCaptures: (target: string) => boolean,
-  ) {
+  constructor(config: Config, keys: readonly string[], usesCaptures: (target: string) => boolean) {
     for (const block of config.blocks) {
       if (!block.condition || !blockUsesCaptures(block, keys, usesCaptures)) continue;
       this.#conditions.set(block.id, capturingCondition(block.condition));
@@ -32,12 +28,17 @@ export class ConditionCaptures {
   readonly conditionOf = (block: ConditionBlock): Condition | undefined =>
     this.#conditions.get(block.id) ?? block.condition;
 
-  /** The captures of block `id`'s condition for these facts; undefined for 0 (global) or none. */
+  /** Whether any block's targets use `%n` (else there is nothing to keep per request). */
+  get used(): boolean {
+    return this.#conditions.size > 0;
+  }
+
+  /**
+   * The captures of block `id`'s condition for these facts; undefined for the global scope (0),
+   * a block whose targets do not use them, or a condition without captures.
+   */
   of(id: number, facts: Facts): RegExpExecArray | undefined {
-    if (id === 0) return undefined;
-    const block = this.config.blocks[id - 1];
-    if (!block) return undefined;
-    return this.conditionOf(block)?.captures?.(facts);
+    return this.#conditions.get(id)?.captures?.(facts);
   }
 }
 

@@ -23,9 +23,10 @@ export interface Pipeline {
   outer: Middleware;
   /**
    * The uri_raw stages (mod_rewrite's URL rules): run before the response side is chosen, as
-   * a rewrite there changes which blocks apply to the rest of the request.
+   * a rewrite there changes which blocks apply to the rest of the request. Undefined when
+   * there are none.
    */
-  raw: Middleware;
+  raw?: Middleware;
   /** The other request-side stages, in hook order. */
   inner: Middleware;
 }
@@ -68,7 +69,7 @@ export class StageRegistry {
       else if ((REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) inner.push(stage);
       else outer.push(stage);
     }
-    return { outer: compose(outer), raw: compose(raw), inner: compose(inner) };
+    return { outer: compose(outer), raw: raw.length > 0 ? compose(raw) : undefined, inner: compose(inner) };
   }
 
   /** Spawns what the stages spawn (php-cgi) and waits until it accepts connections. */

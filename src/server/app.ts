@@ -112,6 +112,13 @@ export interface LightyApp {
   demoLinks(address: ListenAddress): string[];
 }
 
+/** Where the uri_raw stages left a request (see createApp). */
+interface Routed {
+  pipeline: Pipeline;
+  passed: boolean;
+  thrown?: { error: unknown };
+}
+
 export interface CreateAppOptions {
   log?: Logger;
   /** This process is worker `index` of `count` (--workers): backends are shared, not spawned here. */
@@ -159,40 +166,56 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     if (!conditional) return pipelineFor([]);
     const state = requestState(ctx);
     const facts = requestFacts(ctx, state);
-    state.conditionCaptures = (id) => captures.of(id, facts);
+    if (captures.used) state.conditionCaptures = (id) => captures.of(id, facts);
     return pipelineFor(matchingBlocks(config, facts, captures.conditionOf));
   };
 
   /**
-   * The uri_raw stages (mod_rewrite's URL rules), again after each rewrite for the blocks of
-   * the new URL, as lighttpd evaluates its conditions again after a rewrite. `passed`: they
-   * handed the request on.
+   * The uri_raw stages (mod_rewrite's URL rules), run again after each rewrite with the blocks
+   * of the new URL, as lighttpd evaluates its conditions again. Resolves to the pipeline of the
+   * URL they leave; `passed` false when one of them answered, `thrown` when one failed.
    */
-  const route = async (ctx: Context, first: Pipeline) => {
+  const route = async (ctx: Context, first: Pipeline): Promise<Routed> => {
     let pipeline = first;
-    for (;;) {
-      let passed = false;
-      await pipeline.raw(ctx, async () => {
-        passed = true;
-      });
-      if (!takeComeback(ctx)) return { pipeline, passed };
-      pipeline = select(ctx);
+    try {
+      for (;;) {
+        if (!pipeline.raw) return { pipeline, passed: true };
+        let passed = false;
+        await pipeline.raw(ctx, async () => {
+          passed = true;
+        });
+        if (!takeComeback(ctx)) return { pipeline, passed };
+        pipeline = select(ctx);
+      }
+    } catch (error) {
+      return { pipeline, passed: false, thrown: { error } };
     }
   };
 
-  /** The request-side stages; a rewrite at the file step starts them over for the new URL. */
+  /** The other request-side stages; a rewrite at the file step starts the request over. */
   const requestSide = async (ctx: Context, first: Pipeline, next: () => Promise<void>) => {
     let pipeline = first;
     for (;;) {
       await pipeline.inner(ctx, next);
       if (!takeComeback(ctx, true)) return;
       const routed = await route(ctx, select(ctx));
+      if (routed.thrown) throw routed.thrown.error;
       if (!routed.passed) return;
       pipeline = routed.pipeline;
     }
   };
 
-  const selectPipeline: Middleware = async (ctx, next) => {
+  /**
+   * The response side is that of the URL the uri_raw stages leave (lighttpd's follows the final
+   * URL; after a rewrite at the file step it stays this one, see README).
+   */
+  const serveRouted = (ctx: Context, { pipeline, passed, thrown }: Routed, next: () => Promise<void>) => {
+    if (thrown) return pipeline.outer(ctx, () => Promise.reject(thrown.error));
+    if (!passed) return pipeline.outer(ctx, () => Promise.resolve());
+    return pipeline.outer(ctx, () => requestSide(ctx, pipeline, next));
+  };
+
+  const selectPipeline: Middleware = (ctx, next) => {
     // The request head first: the conditions must see the host the request really names. A
     // broken head still passes the global pipeline's response-side stages (the access log).
     let refused: unknown;
@@ -204,18 +227,9 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     }
     if (refused) return pipelineFor([]).outer(ctx, () => Promise.reject(refused));
     if (answered) return pipelineFor([]).outer(ctx, () => Promise.resolve());
-    let pipeline = select(ctx);
-    // The response side is that of the URL after the uri_raw rewrites (lighttpd's comes from
-    // the final URL; after a rewrite at the file step it stays this one, see README).
-    let routed: { pipeline: Pipeline; passed: boolean };
-    try {
-      routed = await route(ctx, pipeline);
-    } catch (error) {
-      return pipeline.outer(ctx, () => Promise.reject(error));
-    }
-    pipeline = routed.pipeline;
-    if (!routed.passed) return pipeline.outer(ctx, () => Promise.resolve());
-    return pipeline.outer(ctx, () => requestSide(ctx, pipeline, next));
+    const pipeline = select(ctx);
+    if (!pipeline.raw) return serveRouted(ctx, { pipeline, passed: true }, next);
+    return route(ctx, pipeline).then((routed) => serveRouted(ctx, routed, next));
   };
   app.use(selectPipeline);
 
