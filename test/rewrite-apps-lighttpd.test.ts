@@ -5,12 +5,25 @@
  * applications' other scripts are served as they are. The confs are written from the public
  * recipes: WordPress's permalink rule for lighttpd, RaspAP's config/50-raspap-router.conf (for
  * a web root of /), MediaWiki's short URLs, and the Laravel and Nextcloud sets of the README.
+ * The README's Koa versions (rewrite() in front of fastcgi() and staticFiles()) are held to
+ * the same answers.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'ava';
-import { type RawResponse, rawExchange } from './helpers/http.js';
+import Koa, { type Middleware } from 'koa';
+import {
+  accessDeny,
+  fastcgi,
+  lighttpdErrors,
+  memoryLogger,
+  redirect,
+  requestState,
+  rewrite,
+  staticFiles,
+} from '../src/index.js';
+import { type RawResponse, rawExchange, type Served, serve } from './helpers/http.js';
 import { type BothServers, seen, startBoth } from './helpers/same-conf.js';
 
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-rewrite-apps-'));
@@ -32,7 +45,7 @@ function site(name: string, php: string[], files: string[]): string {
   return docroot;
 }
 
-const fastcgi = (sockdir: string) => `
+const common = (sockdir: string) => `
 server.modules = ("mod_rewrite", "mod_access", "mod_redirect", "mod_fastcgi")
 index-file.names = ("index.php", "index.html")
 mimetype.assign = (".css" => "text/css", ".png" => "image/png", ".txt" => "text/plain")
@@ -48,7 +61,12 @@ interface App {
   name: string;
   conf: (sockdir: string) => string;
   paths: string[];
+  /** The README's Koa version: the stages in front of fastcgi() and staticFiles(). */
+  koa?: (documentRoot: string) => Middleware[];
+  documentRoot?: string;
 }
+
+const nextcloudPrivate = /^\/(?:build|tests|config|lib|3rdparty|templates|data)(?:$|\/)/;
 
 const wordpress = site(
   'wordpress',
@@ -73,7 +91,7 @@ const APPS: App[] = [
     // The .htaccess WordPress writes (RewriteCond !-f, !-d, RewriteRule . /index.php), as
     // lighttpd users write it; its admin and asset directories are left alone.
     name: 'WordPress',
-    conf: (sockdir) => `${fastcgi(sockdir)}
+    conf: (sockdir) => `${common(sockdir)}
 server.document-root = "${wordpress}"
 url.rewrite-if-not-file = (
   "^/(wp-admin|wp-includes|wp-content)/(.*)" => "$0",
@@ -92,10 +110,20 @@ url.rewrite-if-not-file = (
       '/wp-includes/css/style.css',
       '/feed',
     ],
+    documentRoot: wordpress,
+    koa: (documentRoot) => [
+      rewrite({
+        documentRoot,
+        ifNotFile: [
+          ['^/(wp-admin|wp-includes|wp-content)/(.*)', '$0'],
+          ['^/(.*)$', '/index.php/$1'],
+        ],
+      }),
+    ],
   },
   {
     name: 'RaspAP',
-    conf: (sockdir) => `${fastcgi(sockdir)}
+    conf: (sockdir) => `${common(sockdir)}
 server.document-root = "${raspap}"
 $HTTP["url"] =~ "^/(?!(dist|app|ajax|config)).*" {
     url.rewrite-once = ( "^/(.*?)(\\?.+)?$"=>"/index.php/$1$2" )
@@ -115,7 +143,7 @@ $HTTP["url"] =~ "^/(?!(dist|app|ajax|config)).*" {
   },
   {
     name: 'MediaWiki',
-    conf: (sockdir) => `${fastcgi(sockdir)}
+    conf: (sockdir) => `${common(sockdir)}
 server.document-root = "${mediawiki}"
 url.rewrite-once = ( "^/wiki/(.*)$" => "/w/index.php?title=$1" )
 `,
@@ -132,7 +160,7 @@ url.rewrite-once = ( "^/wiki/(.*)$" => "/w/index.php?title=$1" )
   },
   {
     name: 'Laravel',
-    conf: (sockdir) => `${fastcgi(sockdir)}
+    conf: (sockdir) => `${common(sockdir)}
 server.document-root = "${laravel}"
 url.rewrite-if-not-file = ( "" => "/index.php\${url.path}\${qsa}" )
 `,
@@ -147,7 +175,7 @@ url.rewrite-if-not-file = ( "" => "/index.php\${url.path}\${qsa}" )
   },
   {
     name: 'Nextcloud',
-    conf: (sockdir) => `${fastcgi(sockdir)}
+    conf: (sockdir) => `${common(sockdir)}
 server.document-root = "${nextcloud}"
 $HTTP["url"] =~ "^/(?:build|tests|config|lib|3rdparty|templates|data)(?:$|/)" {
   url.access-deny = ( "" )
@@ -171,20 +199,71 @@ url.rewrite-if-not-file = (
       '/data/secret.txt',
       '/config/config.txt',
     ],
+    documentRoot: nextcloud,
+    koa: (documentRoot) => [
+      accessDeny({ deny: [''], when: (ctx) => nextcloudPrivate.test(requestState(ctx).path) }),
+      redirect({ rules: [{ match: '^/\\.well-known/(?:carddav|caldav)', location: '/remote.php/dav/' }] }),
+      rewrite({
+        documentRoot,
+        ifNotFile: [
+          ['^/(?:remote|public|status|ocs/v[12])\\.php', ''],
+          ['^/(.*)$', '/index.php/$1'],
+        ],
+      }),
+    ],
   },
 ];
 
 const running = new Map<string, BothServers>();
+const koaApps = new Map<string, Served>();
+const closing: Array<() => Promise<void>> = [];
+
+/** The README's Koa app for a rule set: its stages, then PHP and the files. */
+async function koaApp(app: App): Promise<void> {
+  const documentRoot = app.documentRoot!;
+  const log = memoryLogger();
+  const php = fastcgi({
+    documentRoot,
+    indexFiles: ['index.php', 'index.html'],
+    log,
+    backends: [
+      { key: '.php', hosts: [{ binPath: '/usr/bin/php-cgi', socket: join(root, `${app.name}.sock`) }] },
+    ],
+  });
+  closing.push(() => php.close());
+  await php.ready();
+  const koa = new Koa();
+  koa.silent = true;
+  koa.use(lighttpdErrors({ log }));
+  for (const stage of app.koa!(documentRoot)) koa.use(stage);
+  koa.use(php);
+  koa.use(
+    staticFiles({
+      documentRoot,
+      indexFiles: ['index.php', 'index.html'],
+      mimeTypes: [
+        ['.css', 'text/css'],
+        ['.png', 'image/png'],
+        ['.txt', 'text/plain'],
+      ],
+    }),
+  );
+  const served = await serve(koa);
+  closing.push(() => served.close());
+  koaApps.set(app.name, served);
+}
 
 test.before(async () => {
-  const started = await Promise.allSettled(
-    APPS.map(async (app) => running.set(app.name, await startBoth(app.conf))),
-  );
+  const started = await Promise.allSettled([
+    ...APPS.map(async (app) => running.set(app.name, await startBoth(app.conf))),
+    ...APPS.filter((app) => app.koa).map(koaApp),
+  ]);
   const failed = started.find((result) => result.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
 });
 test.after.always(async () => {
   await Promise.allSettled([...running.values()].map((servers) => servers.close()));
+  await Promise.allSettled(closing.map((close) => close()));
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -208,6 +287,13 @@ for (const app of APPS) {
         get(servers.koaPort, path),
       ]);
       t.deepEqual(view(actual, servers.koaPort), view(expected, servers.lighttpd.port));
+    });
+    if (!app.koa) continue;
+    test(`${app.name} in Koa (README): GET ${path} as lighttpd`, async (t) => {
+      const servers = running.get(app.name)!;
+      const koa = koaApps.get(app.name)!;
+      const [expected, actual] = await Promise.all([get(servers.lighttpd.port, path), get(koa.port, path)]);
+      t.deepEqual(view(actual, koa.port), view(expected, servers.lighttpd.port));
     });
   }
 }
