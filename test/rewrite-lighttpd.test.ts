@@ -157,9 +157,10 @@ const SAME: Array<[path: string, host?: string]> = [
   ['/nf/go'],
   // url.rewrite-repeat-if-not-file, then the URL rules again
   ['/nfr/x?y'],
-  // not rewritten at all
+  // not rewritten at all (REDIRECT_URI: the normalised target, %2B and %3A kept encoded)
   ['/file.txt'],
   ['/env.php?plain=1'],
+  ['/env.php/a%2Bb%3a%40+c?x=%41%2b'],
 ];
 
 for (const [path, host] of SAME) {

@@ -11,8 +11,10 @@ import test from 'ava';
 import Koa from 'koa';
 import {
   accessDeny,
+  ConfigError,
   fastcgi,
   lighttpdErrors,
+  loadConfig,
   memoryLogger,
   OptionError,
   rewrite,
@@ -107,4 +109,20 @@ test('bad options are refused when the middleware is made', (t) => {
   const noRoot = t.throws(() => rewrite({ ifNotFile: [['^/', '/index.php']] }), { instanceOf: OptionError });
   t.is(noRoot?.option, 'documentRoot');
   t.throws(() => rewrite({ repeat: [[`^/${'(a)'.repeat(20)}`, '/x']] }), { message: /too many captures/ });
+});
+
+test('in a lighttpd.conf, a rule that does not compile refuses to start, naming the file and line', (t) => {
+  const conf = join(root, 'bad.conf');
+  const write = (rules: string) =>
+    writeFileSync(
+      conf,
+      `server.modules = ("mod_rewrite")\nserver.document-root = "${documentRoot}"\n${rules}\n`,
+    );
+  write('$HTTP["host"] == "x" {\n  url.rewrite-once = ( "^/(a" => "/b" )\n}');
+  t.throws(() => loadConfig(conf), {
+    instanceOf: ConfigError,
+    message: /bad\.conf:4: url\.rewrite-once: invalid regex/,
+  });
+  write(`url.rewrite-if-not-file = ( "^/${'(x)'.repeat(20)}" => "/y" )`);
+  t.throws(() => loadConfig(conf), { message: /bad\.conf:3: url\.rewrite-if-not-file: too many captures/ });
 });
