@@ -59,8 +59,8 @@ url.rewrite-once = (
   "^/to-dir$" => "/dir",
   "^/to-bad$" => "/%%00",
 )
-url.rewrite-final = ( "^/final/(.*)$" => "/env.php?final=$1" )
-url.rewrite = ( "^/old-name/(.*)$" => "/env.php?oldname=$1" )
+url.rewrite-final = ( "^/final/(.*)$" => "/env.php?final=$1", "^/final-chain/(.*)$" => "/chain2/$1" )
+url.rewrite = ( "^/old-name/(.*)$" => "/env.php?oldname=$1", "^/old-chain/(.*)$" => "/chain2/$1" )
 url.rewrite-repeat = (
   "^/rep1(.*)$" => "/rep2$1",
   "^/rep2(.*)$" => "/env.php?rep=$1",
@@ -130,6 +130,8 @@ const SAME: Array<[path: string, host?: string]> = [
   ['/chain1/z'],
   ['/final/x?y'],
   ['/old-name/x'],
+  ['/final-chain/x'],
+  ['/old-chain/x'],
   // raw bytes in the rule's own target are encoded by the re-parse
   ['/octets'],
   // rewritten to a static file, a directory (301 to the slash), and a target that is a 400

@@ -35,7 +35,9 @@ export interface RewriteStageOptions {
 }
 
 export function rewriteStage(options: RewriteStageOptions, restart: (ctx: Context) => void): Middleware {
-  const list = rewriteList(compiled(options.once, 'once'), compiled(options.repeat, 'repeat'), options.where);
+  // lighttpd names the block in its loop message, and suggests url.rewrite-once, for block rules only.
+  const where = options.block === 0 ? undefined : options.where;
+  const list = rewriteList(compiled(options.once, 'once'), compiled(options.repeat, 'repeat'), where);
   const captures = (ctx: Context) => requestState(ctx).conditionCaptures?.(options.block);
   if (options.phase === 'url') {
     return function rewriteUrl(ctx, next) {
