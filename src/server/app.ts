@@ -1,33 +1,32 @@
 /**
  * The lighttpd.conf front end: a parsed config becomes a Koa app. Per request, the config's
- * conditions are evaluated once (lighttpd caches them per request too) and the set of blocks
- * that hold selects a pipeline of stages built for exactly those options. Pipelines are built
+ * conditions are evaluated once (lighttpd caches them per request too; again after a rewrite,
+ * see select-pipeline.ts) and the set of blocks that hold selects a pipeline of stages built
+ * for exactly those options. Pipelines are built
  * on first use and kept; stages with identical options (and so their pools, spawned php-cgi
  * and trigger stores) are shared between pipelines.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import Koa, { type Context, type Middleware } from 'koa';
+import Koa from 'koa';
 import { ConditionCaptures } from '../config/captures.js';
 import { ConfigError } from '../config/errors.js';
-import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
+import { effectiveOptions, effectiveSources } from '../config/evaluate.js';
 import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
 import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
 import { MimeTypes } from '../http/mime.js';
-import { requestState, takeComeback } from '../http/request-state.js';
 import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
 import { lighttpdErrors } from '../middleware/errors.js';
-import { checkRequestHead } from '../middleware/request-head.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
 import { usesConditionCaptures } from '../middleware/rule-substitution.js';
 import type { BuildContext } from '../modules/descriptor.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
 import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
-import { requestFacts } from './facts.js';
 import { describeAddress, type ListenAddress } from './listen.js';
+import { selectPipeline } from './select-pipeline.js';
 
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
 
@@ -112,13 +111,6 @@ export interface LightyApp {
   demoLinks(address: ListenAddress): string[];
 }
 
-/** Where the uri_raw stages left a request (see createApp). */
-interface Routed {
-  pipeline: Pipeline;
-  passed: boolean;
-  thrown?: { error: unknown };
-}
-
 export interface CreateAppOptions {
   log?: Logger;
   /** This process is worker `index` of `count` (--workers): backends are shared, not spawned here. */
@@ -157,81 +149,14 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   });
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
-  const conditional = config.blocks.length > 0;
-  const captures = new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures);
-  const headLimits = { maxRequestFieldSize: server.maxRequestFieldSize };
-
-  /** The pipeline of the blocks that hold for the request as it stands (its URL may be rewritten). */
-  const select = (ctx: Context): Pipeline => {
-    if (!conditional) return pipelineFor([]);
-    const state = requestState(ctx);
-    const facts = requestFacts(ctx, state);
-    if (captures.used) state.conditionCaptures = (id) => captures.of(id, facts);
-    return pipelineFor(matchingBlocks(config, facts, captures.conditionOf));
-  };
-
-  /**
-   * The uri_raw stages (mod_rewrite's URL rules), run again after each rewrite with the blocks
-   * of the new URL, as lighttpd evaluates its conditions again. Resolves to the pipeline of the
-   * URL they leave; `passed` false when one of them answered, `thrown` when one failed.
-   */
-  const route = async (ctx: Context, first: Pipeline): Promise<Routed> => {
-    let pipeline = first;
-    try {
-      for (;;) {
-        if (!pipeline.raw) return { pipeline, passed: true };
-        let passed = false;
-        await pipeline.raw(ctx, async () => {
-          passed = true;
-        });
-        if (!takeComeback(ctx)) return { pipeline, passed };
-        pipeline = select(ctx);
-      }
-    } catch (error) {
-      return { pipeline, passed: false, thrown: { error } };
-    }
-  };
-
-  /** The other request-side stages; a rewrite at the file step starts the request over. */
-  const requestSide = async (ctx: Context, first: Pipeline, next: () => Promise<void>) => {
-    let pipeline = first;
-    for (;;) {
-      await pipeline.inner(ctx, next);
-      if (!takeComeback(ctx, true)) return;
-      const routed = await route(ctx, select(ctx));
-      if (routed.thrown) throw routed.thrown.error;
-      if (!routed.passed) return;
-      pipeline = routed.pipeline;
-    }
-  };
-
-  /**
-   * The response side is that of the URL the uri_raw stages leave (lighttpd's follows the final
-   * URL; after a rewrite at the file step it stays this one, see README).
-   */
-  const serveRouted = (ctx: Context, { pipeline, passed, thrown }: Routed, next: () => Promise<void>) => {
-    if (thrown) return pipeline.outer(ctx, () => Promise.reject(thrown.error));
-    if (!passed) return pipeline.outer(ctx, () => Promise.resolve());
-    return pipeline.outer(ctx, () => requestSide(ctx, pipeline, next));
-  };
-
-  const selectPipeline: Middleware = (ctx, next) => {
-    // The request head first: the conditions must see the host the request really names. A
-    // broken head still passes the global pipeline's response-side stages (the access log).
-    let refused: unknown;
-    let answered = false;
-    try {
-      answered = checkRequestHead(ctx, headLimits);
-    } catch (error) {
-      refused = error;
-    }
-    if (refused) return pipelineFor([]).outer(ctx, () => Promise.reject(refused));
-    if (answered) return pipelineFor([]).outer(ctx, () => Promise.resolve());
-    const pipeline = select(ctx);
-    if (!pipeline.raw) return serveRouted(ctx, { pipeline, passed: true }, next);
-    return route(ctx, pipeline).then((routed) => serveRouted(ctx, routed, next));
-  };
-  app.use(selectPipeline);
+  app.use(
+    selectPipeline({
+      config,
+      pipelineFor,
+      captures: new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures),
+      headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
+    }),
+  );
 
   return {
     app,
