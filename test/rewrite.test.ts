@@ -2,7 +2,8 @@
  * rewrite() alone in a Koa app, in front of fastcgi() (a spawned php-cgi) and staticFiles():
  * a front controller gets pretty URLs with REQUEST_URI as sent, existing files are served,
  * accessDeny mounted in front still guards the rewritten file, `%n` comes from
- * conditionMatch, a repeat loop is a 500, and bad options are refused when it is made.
+ * conditionMatch, a repeat loop is a 500, and bad options are refused when it is made. And,
+ * through a lighttpd.conf, what secdownload and trigger-before-download see after a rewrite.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +13,14 @@ import Koa from 'koa';
 import {
   accessDeny,
   ConfigError,
+  createApp,
   fastcgi,
   lighttpdErrors,
   loadConfig,
   memoryLogger,
   OptionError,
   rewrite,
+  secdownloadUrl,
   staticFiles,
 } from '../src/index.js';
 import { rawExchange, rawRequest, serve } from './helpers/http.js';
@@ -125,4 +128,46 @@ test('in a lighttpd.conf, a rule that does not compile refuses to start, naming 
   });
   write(`url.rewrite-if-not-file = ( "^/${'(x)'.repeat(20)}" => "/y" )`);
   t.throws(() => loadConfig(conf), { message: /bad\.conf:3: url\.rewrite-if-not-file: too many captures/ });
+});
+
+test('in a lighttpd.conf, secdownload and trigger-before-download see the rewritten path', async (t) => {
+  const area = join(root, 'area');
+  mkdirSync(area, { recursive: true });
+  writeFileSync(join(area, 'a.txt'), 'signed file\n');
+  const conf = join(root, 'stages.conf');
+  writeFileSync(
+    conf,
+    [
+      'server.modules = ("mod_rewrite", "mod_trigger_b4_dl", "mod_secdownload")',
+      `server.document-root = "${documentRoot}"`,
+      'url.rewrite-once = ( "^/get/(.*)$" => "/dl/$1", "^/video/(.*)$" => "/media/$1.mpg" )',
+      'secdownload.secret = "verysecret"',
+      `secdownload.document-root = "${area}"`,
+      'secdownload.uri-prefix = "/dl/"',
+      'secdownload.algorithm = "hmac-sha256"',
+      'trigger-before-download.memory-store = "enable"',
+      'trigger-before-download.trigger-url = "^/index[.]php$"',
+      'trigger-before-download.download-url = "[.]mpg$"',
+      'trigger-before-download.deny-url = "http://example.org/visit-first"',
+      '',
+    ].join('\n'),
+  );
+  const lighty = createApp(loadConfig(conf), { log: memoryLogger() });
+  t.teardown(() => lighty.close());
+  const served = await serve(lighty.app);
+  t.teardown(() => served.close());
+  const link = secdownloadUrl({
+    secret: 'verysecret',
+    uriPrefix: '/dl/',
+    algorithm: 'hmac-sha256',
+    path: '/a.txt',
+  });
+  const signed = await rawRequest(served.port, link.replace(/^\/dl\//, '/get/'));
+  t.is(signed.status, 200);
+  t.is(signed.body.toString(), 'signed file\n');
+  const forged = link.replace(/^\/dl\/./, (s) => `/get/${s.endsWith('A') ? 'B' : 'A'}`);
+  t.is((await rawRequest(served.port, forged)).status, 403);
+  const video = await rawRequest(served.port, '/video/intro');
+  t.is(video.status, 307);
+  t.is(video.headers.location, 'http://example.org/visit-first');
 });
