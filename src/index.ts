@@ -47,6 +47,8 @@ export {
 export { type RedirectOptions, redirect } from './middleware/redirect.js';
 export { BadRequestHead, requestHead } from './middleware/request-head.js';
 export { stripInternalHeaders } from './middleware/response-filter.js';
+export { type RewriteOptions, type RewriteRule, type RewriteRules, rewrite } from './middleware/rewrite.js';
+export { RewriteFailed } from './middleware/rewrite-rules.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
 export { type NameValues, type SetenvOptions, setenv } from './middleware/setenv.js';
 export { type SimpleVhostOptions, simpleVhost } from './middleware/simple-vhost.js';

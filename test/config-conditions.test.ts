@@ -224,8 +224,8 @@ $HTTP["url"] =^ "/sub/keep/" { url.access-deny += ( ".bak" ) }
   t.is(effectiveOptions(config, []), config.global);
 });
 
-test('effective sources name the line that set each effective option', (t) => {
+test('effective sources name the line and the block that set each effective option', (t) => {
   const config = parseConfigString('x.a = 1\n$HTTP["url"] =^ "/s" {\n  x.a = 2\n}\n', { file: '/c.conf' });
-  t.deepEqual(effectiveSources(config, [])?.get('x.a'), { key: 'x.a', file: '/c.conf', line: 1 });
-  t.deepEqual(effectiveSources(config, [1]).get('x.a'), { key: 'x.a', file: '/c.conf', line: 3 });
+  t.deepEqual(effectiveSources(config, [])?.get('x.a'), { key: 'x.a', file: '/c.conf', line: 1, block: 0 });
+  t.deepEqual(effectiveSources(config, [1]).get('x.a'), { key: 'x.a', file: '/c.conf', line: 3, block: 1 });
 });

@@ -26,7 +26,18 @@ url.redirect = (
   "^/esc/(.*)$" => "/%%41/$$/%a/$1",
   "^/lit/(.*)$" => "/ä/$1",
   "^/space/(.*)$" => "/a b/$1",
+  "^/parts/([^?]*)" => "/p?path=\${url.path}&q=\${url.query}&esc=\${esc:1}&nde=\${escnde:1}&qsa=1\${qsa}",
+  "^/blank/" => "",
+  "^/blank/x" => "/never",
+  "^/scheme/" => "\${url.scheme}://example.org/h",
 )
+$HTTP["url"] =~ "^/cond/([a-z]+)/" {
+  url.redirect = ( "^/cond/(.*)$" => "/c/%1/$1?all=%0&esc=\${esc:0}" )
+}
+$HTTP["url"] =^ "/code/" {
+  url.redirect = ( "^/code/(.*)$" => "/c/%0/$1" )
+  url.redirect-code = 307
+}
 `;
 
 let lighttpd: RunningLighttpd | undefined;
@@ -78,6 +89,13 @@ const SAME: Array<[string, string]> = [
   ['/pct%C3%A4/z', '/pct/z'],
   ['/esc/a%20b', '/%41/$/%a/a%20b'],
   ['/lit/z', '/%C3%A4/z'],
+  // ${url.path} (encoded, no query), ${url.query}, ${esc:n} (every % encoded again),
+  // ${escnde:n} (existing %XX kept), ${qsa} (the query appended with & after a ?)
+  ['/parts/a%20b/c?x=%41&y', '/p?path=/parts/a%20b/c&q=x=A&y&esc=a%2520b%2Fc&nde=a%20b%2Fc&qsa=1&x=A&y'],
+  ['/parts/z', '/p?path=/parts/z&q=&esc=z&nde=z&qsa=1'],
+  ['/scheme/', 'http://example.org/h'],
+  // %1 and %0: the captures of the block's $HTTP["url"] =~ on the decoded path
+  ['/cond/abc/d%20e?f', '/c/abc/abc/d%20e?f?all=/cond/abc/&esc=%2Fcond%2Fabc%2Fd%2520e%3Ff'],
 ];
 
 for (const [path, location] of SAME) {
@@ -89,6 +107,21 @@ for (const [path, location] of SAME) {
     t.is(actual.headers.location, location);
   });
 }
+
+test('a rule with an empty target stops the list: no redirect, as lighttpd', async (t) => {
+  const [expected, actual] = await both('/blank/x');
+  t.is(expected.status, 404);
+  t.is(actual.status, 404);
+  t.false('location' in actual.headers);
+});
+
+test('url.redirect-code of the block, and %0 of an =^ condition (a regex again once it is used)', async (t) => {
+  const [expected, actual] = await both('/code/x?y');
+  t.is(expected.status, 307);
+  t.is(expected.headers.location, '/c//code//x?y');
+  t.is(actual.status, 307);
+  t.is(actual.headers.location, '/c//code//x?y');
+});
 
 for (const path of ['/rewrite/all/%00', '/rewrite/all/%0a', '/rewrite/all/%7f', '/rewrite/all/%ff']) {
   test(`GET ${path} is 400 without a Location, as lighttpd`, async (t) => {

@@ -1,10 +1,10 @@
-/** mod_redirect (url.redirect) through `koa-lighty -f`: first matching rule, `$n` captures, the code. */
+/** mod_redirect (url.redirect) through `koa-lighty -f`: first matching rule, `$n` and `%n` captures, the code. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { rawRequest } from './helpers/http.js';
-import { type RunningKoaLighty, runCli, startKoaLighty } from './helpers/koa-lighty.js';
+import { rawExchange, rawRequest } from './helpers/http.js';
+import { type RunningKoaLighty, startKoaLighty } from './helpers/koa-lighty.js';
 
 const docroot = mkdtempSync(join(tmpdir(), 'koa-lighty-redirect-'));
 writeFileSync(join(docroot, 'kept.txt'), 'kept\n');
@@ -24,6 +24,9 @@ url.redirect = (
 $HTTP["url"] =^ "/temp/" {
   url.redirect = ( "^/temp/(.*)" => "/moved/$1" )
   url.redirect-code = 302
+}
+$HTTP["host"] =~ "^old\\.(.*)$" {
+  url.redirect = ( "^/(.*)" => "http://%1/$1" )
 }
 `,
   });
@@ -59,16 +62,9 @@ test('requests no rule matches are served as usual', async (t) => {
   t.is(res.body.toString(), 'kept\n');
 });
 
-test('a %N reference (not supported yet) is refused at start with the file and line', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-redirect-bad-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const conf = join(dir, 'lighttpd.conf');
-  writeFileSync(
-    conf,
-    `server.modules = ("mod_redirect")\nserver.document-root = "${dir}"\n$HTTP["host"] =~ "^(.*)$" {\n  url.redirect = ( "^/(.*)" => "http://%1/$1" )\n}\n`,
-  );
-  const result = await runCli(['-t', '-f', conf]);
-  t.not(result.code, 0);
-  t.regex(result.stderr, /lighttpd\.conf:4/);
-  t.regex(result.stderr, /%N references/);
+test('%1 in a target is the capture of the condition of its block (here the host)', async (t) => {
+  const head = 'GET /a%20b?x=1 HTTP/1.1\r\nHost: old.example.org\r\nConnection: close\r\n\r\n';
+  const res = await rawExchange(server.port, Buffer.from(head));
+  t.is(res.status, 301);
+  t.is(res.headers.location, 'http://example.org/a%20b?x=1');
 });

@@ -3,6 +3,7 @@
  * lighttpd 1.4.69 where the order decides the answer. mod_redirect and mod_access share
  * lighttpd's uri_clean hook, so with Debian's order (mod_access before mod_redirect) a denied
  * URL is a 403 even when a redirect rule matches it; listed the other way round it redirects.
+ * mod_rewrite's URL rules come before both, wherever it is listed.
  */
 import { join } from 'node:path';
 import test from 'ava';
@@ -36,3 +37,25 @@ for (const modules of [
     }
   });
 }
+
+test('mod_rewrite runs before the uri_clean modules whatever server.modules says (its uri_raw hook)', async (t) => {
+  const servers = await startBoth(() =>
+    [
+      'server.modules = ( "mod_access", "mod_redirect", "mod_rewrite" )',
+      `server.document-root = "${WWW}"`,
+      'url.access-deny = ( ".inc" )',
+      'url.redirect = ( "^/new/(.*)$" => "/newer/$1" )',
+      'url.rewrite-once = ( "^/old/(.*)$" => "/new/$1", "^/hidden/(.*)$" => "/$1.inc" )',
+      '',
+    ].join('\n'),
+  );
+  t.teardown(() => servers.close());
+  for (const path of ['/old/page.html', '/hidden/notes']) {
+    const [expected, actual] = await servers.both(path);
+    t.deepEqual(seen(actual), seen(expected), path);
+  }
+  const [redirected] = await servers.both('/old/page.html');
+  t.is(redirected.headers.location, '/newer/page.html');
+  const [denied] = await servers.both('/hidden/notes');
+  t.is(denied.status, 403);
+});

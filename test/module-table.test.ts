@@ -53,7 +53,8 @@ test('the supported options and modules are the table’s', (t) => {
     t.is(SUPPORTED_MODULES.has(m.name), !m.core, m.name);
     for (const key of Object.keys(m.keys)) t.true(SUPPORTED_OPTIONS.has(key), key);
   }
-  t.false(SUPPORTED_MODULES.has('mod_rewrite'));
+  t.true(SUPPORTED_MODULES.has('mod_rewrite'));
+  t.false(SUPPORTED_MODULES.has('mod_dirlisting'));
 });
 
 test('an OptionError of a stage becomes a ConfigError at the line of its config key', (t) => {

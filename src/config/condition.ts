@@ -41,6 +41,11 @@ export interface Condition {
   /** `$HTTP["url"] =^ "/dl/"`: for messages and printing. */
   readonly text: string;
   readonly test: (facts: Facts) => boolean;
+  /**
+   * For `=~`: the regex's match on the fact (`%0`…`%9` of url.redirect and url.rewrite-* in
+   * the block), or undefined when it does not match. Other operators capture nothing.
+   */
+  readonly captures?: (facts: Facts) => RegExpExecArray | undefined;
 }
 
 const HTTP_FIELDS: Record<string, ConditionField> = {
@@ -59,10 +64,20 @@ const HTTP_FIELDS: Record<string, ConditionField> = {
   scheme: 'scheme',
 };
 
-/** Throws a plain Error with lighttpd's wording; the parser adds file and line. */
-export function compileCondition(object: string, name: string, op: ConditionOp, written: string): Condition {
+/**
+ * Throws a plain Error with lighttpd's wording; the parser adds file and line. `simplify`
+ * false keeps a `=~` a regex even when it is a plain prefix, suffix or equality.
+ */
+export function compileCondition(
+  object: string,
+  name: string,
+  op: ConditionOp,
+  written: string,
+  simplify = true,
+): Condition {
   const field = resolveField(object, name);
-  const simplified = op === '=~' && field !== 'socket' ? simplifyRegex(written) : { op, pattern: written };
+  const simplified =
+    op === '=~' && field !== 'socket' && simplify ? simplifyRegex(written) : { op, pattern: written };
   let pattern = simplified.pattern;
   const effectiveOp = simplified.op;
   const literal =
@@ -79,6 +94,27 @@ export function compileCondition(object: string, name: string, op: ConditionOp, 
     writtenPattern: written,
     text,
     test: buildTest(field, name, effectiveOp, pattern),
+    captures: effectiveOp === '=~' ? buildCaptures(field, name, pattern) : undefined,
+  };
+}
+
+/**
+ * The condition as lighttpd evaluates it once a url.redirect or url.rewrite-* target in its
+ * block uses `%n` (configfile.c, config_finalize): a comparison that was written as, or
+ * simplified to, `==`, `=^` or `=$` becomes a regex again (`^lit$`, `^lit`, `lit$`, `\.ext$`),
+ * so that it has captures; the regex then decides the match too (`.` matches any character,
+ * and a host `==` no longer ignores a `:port`). Other operators are returned as they are.
+ */
+export function capturingCondition(condition: Condition): Condition {
+  const { op, pattern } = condition;
+  if (op !== '==' && op !== '=^' && op !== '=$') return condition;
+  let regex = pattern;
+  if (op !== '=$' || regex.startsWith('.')) regex = (op === '=$' ? '\\' : '^') + regex;
+  if (op !== '=^') regex += '$';
+  return {
+    ...compileCondition(condition.object, condition.name, '=~', regex, false),
+    writtenOp: condition.writtenOp,
+    writtenPattern: condition.writtenPattern,
   };
 }
 
@@ -188,6 +224,19 @@ function buildTest(
       return op === '=~' ? matches : (f) => !matches(f);
     }
   }
+}
+
+function buildCaptures(
+  field: ConditionField,
+  name: string,
+  pattern: string,
+): (f: Facts) => RegExpExecArray | undefined {
+  const read = reader(field, name);
+  const regex = compileRegex(pattern);
+  return (f) => {
+    const text = decodeByteString(read(f));
+    return (text !== undefined && regex.exec(text)) || undefined;
+  };
 }
 
 function compileRegex(pattern: string): RegExp {

@@ -4,16 +4,25 @@
  * (a parent and a previous else-branch always have smaller ids), and only blocks whose parent
  * holds and whose previous branch failed run their test at all.
  */
+
+import type { Condition } from './condition.js';
 import type { Facts } from './facts.js';
-import type { Config, Options, SourceLocation } from './model.js';
+import type { ConditionBlock, Config, Options, SourceLocation } from './model.js';
 import type { ConfigValue, OptionSource } from './values.js';
 
 // A block's state stays 0 when it was skipped: parent not true, or an earlier branch taken.
 const FALSE = 1;
 const TRUE = 2;
 
-/** Ids of the blocks whose conditions hold, parents first, in file order. */
-export function matchingBlocks(config: Config, facts: Facts): number[] {
+/**
+ * Ids of the blocks whose conditions hold, parents first, in file order. `conditionOf` may
+ * give a block another condition than the parsed one (ConditionCaptures).
+ */
+export function matchingBlocks(
+  config: Config,
+  facts: Facts,
+  conditionOf: (block: ConditionBlock) => Condition | undefined = (block) => block.condition,
+): number[] {
   const blocks = config.blocks;
   const state = new Uint8Array(blocks.length + 1);
   const matched: number[] = [];
@@ -21,7 +30,8 @@ export function matchingBlocks(config: Config, facts: Facts): number[] {
     if (block.parent && state[block.parent.id] !== TRUE) continue;
     // an else branch runs only when the previous branch was evaluated and false
     if (block.prev && state[block.prev.id] !== FALSE) continue;
-    const holds = block.condition ? block.condition.test(facts) : true;
+    const condition = conditionOf(block);
+    const holds = condition ? condition.test(facts) : true;
     state[block.id] = holds ? TRUE : FALSE;
     if (holds) matched.push(block.id);
   }
@@ -62,18 +72,19 @@ export function effectiveOptions(
 
 /**
  * Where each effective option was assigned, for the same overlay as effectiveOptions: lets a
- * consumer report a bad value at the line that set it (see toBool / toInt).
+ * consumer report a bad value at the line that set it (see toBool / toInt), and know which
+ * block it came from (mod_rewrite takes its rule lists from one scope, and `%n` from it).
  */
 export function effectiveSources(config: Config, blockIds: readonly number[]): Map<string, OptionSource> {
   const sources = new Map<string, OptionSource>();
-  const add = (from: ReadonlyMap<string, SourceLocation>) => {
-    for (const [key, at] of from) sources.set(key, { key, file: at.file, line: at.line });
+  const add = (from: ReadonlyMap<string, SourceLocation>, block: number) => {
+    for (const [key, at] of from) sources.set(key, { key, file: at.file, line: at.line, block });
   };
-  add(config.globalSources);
+  add(config.globalSources, 0);
   for (const id of blockIds) {
     const block = config.blocks[id - 1];
     if (!block) throw new RangeError(`no condition block ${id}`);
-    add(block.sources);
+    add(block.sources, id);
   }
   return sources;
 }

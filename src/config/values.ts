@@ -104,6 +104,8 @@ export interface OptionSource {
   readonly key: string;
   readonly file: string;
   readonly line: number;
+  /** The condition block the value was assigned in (its id); 0 or absent for the global scope. */
+  readonly block?: number;
 }
 
 const TRUE_WORDS = new Set(['enable', 'enabled', 'true', '1']);

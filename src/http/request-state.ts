@@ -1,4 +1,4 @@
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { FileInfo } from './file-info.js';
 import { type NormalisedTarget, normaliseTarget } from './request-path.js';
 
@@ -10,7 +10,7 @@ import { type NormalisedTarget, normaliseTarget } from './request-path.js';
  * normalisation with the encoding kept, so their captures can go back into a URL as they are.
  */
 export interface RequestState extends NormalisedTarget {
-  /** The request-target exactly as received (REQUEST_URI). */
+  /** The request-target exactly as received (REQUEST_URI), also after a rewrite. */
   readonly target: string;
   /**
    * lighttpd's physical.doc_root as the docroot hook leaves it: the host's directory that
@@ -25,6 +25,16 @@ export interface RequestState extends NormalisedTarget {
    * whose directory was found, or default-host): SERVER_NAME, instead of server.name or Host.
    */
   serverName?: string;
+  /**
+   * Set once mod_rewrite changed the target: `path`, `query` and `encodedTarget` then describe
+   * the rewritten one (REDIRECT_URI), while `target` stays the one the client sent.
+   */
+  rewritten?: boolean;
+  /**
+   * The captures of a matching config block's condition (its `=~` regex on this request),
+   * for `%0`…`%9` in url.redirect and url.rewrite-* targets; set by the config front end.
+   */
+  conditionCaptures?: (block: number) => RegExpExecArray | undefined;
   /** The directory the physical path was built from (lighttpd's basedir: alias or secdownload may move it): DOCUMENT_ROOT. */
   docRoot?: string;
   /**
@@ -62,6 +72,73 @@ export interface PhysicalPath {
 }
 
 const STATE = Symbol.for('koa-lighty.request');
+
+/**
+ * mod_rewrite: the request goes on as if it had asked for `target` (a path and query, still
+ * encoded). Like lighttpd's re-parse of r->target, the new target is normalised (a 400
+ * BadRequestTarget when it cannot be), and what the old one led to (the document root, an
+ * alias, the physical path) is forgotten; `target` (REQUEST_URI) and the environment stay.
+ */
+export function rewriteRequestTarget(ctx: Context, target: string): RequestState {
+  const state = requestState(ctx);
+  Object.assign(state, normaliseTarget(target));
+  state.rewritten = true;
+  delete state.docRoot;
+  delete state.alias;
+  delete state.physical;
+  return state;
+}
+
+const COMEBACK = Symbol.for('koa-lighty.comeback');
+
+/**
+ * lighttpd's HANDLER_COMEBACK: a stage changed the target and asks for the request to be
+ * handled again from the start, with the config's conditions evaluated for the new URL.
+ * The config front end does that (takeComeback); a stage used alone calls its `next` instead.
+ */
+export function requestComeback(ctx: Context): void {
+  (ctx.state as Record<symbol, boolean>)[COMEBACK] = true;
+}
+
+/** Keys of ctx.state that hold what one pass through the stages collected (forgetOnComeback). */
+const PASS_KEYS = new Set<symbol>();
+
+/**
+ * Registers a ctx.state key whose value belongs to one pass through the stages (the access
+ * rules the file step checks again, say): a comeback forgets it, since the stages that
+ * collected it run again for the new URL.
+ */
+export function forgetOnComeback(key: symbol): void {
+  PASS_KEYS.add(key);
+}
+
+const STAGES_REPEATED = Symbol.for('koa-lighty.stages-repeated');
+
+/**
+ * For the front end: whether a comeback was asked for since the last call. If so it is
+ * cleared, with what the previous pass collected (forgetOnComeback). `stagesRan`: the
+ * comeback came after the request-side stages had started (from the physical step), so they
+ * now run a second time (see firstPassOnly).
+ */
+export function takeComeback(ctx: Context, stagesRan = false): boolean {
+  const held = ctx.state as Record<symbol, unknown>;
+  if (!held[COMEBACK]) return false;
+  held[COMEBACK] = false;
+  for (const key of PASS_KEYS) delete held[key];
+  if (stagesRan) held[STAGES_REPEATED] = true;
+  return true;
+}
+
+/**
+ * The stage, skipped when the request passes a second time after a comeback: lighttpd's
+ * mod_setenv applies its headers once per request, with the options of the first pass.
+ */
+export function firstPassOnly(stage: Middleware): Middleware {
+  return function firstPass(ctx, next) {
+    if ((ctx.state as Record<symbol, unknown>)[STAGES_REPEATED]) return next();
+    return stage(ctx, next);
+  };
+}
 
 /** The request's state; the first call normalises the target and may throw a 400 BadRequestTarget. */
 export function requestState(ctx: Context): RequestState {

@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { respondWithError } from '../http/error-page.js';
-import { requestState } from '../http/request-state.js';
+import { forgetOnComeback, requestState } from '../http/request-state.js';
 
 /**
  * url.access-deny / url.access-allow (spec 5.1) as Koa middleware.
@@ -41,6 +41,8 @@ export interface AccessDenyOptions extends AccessRule {
 }
 
 const RULES = Symbol.for('koa-lighty.access-rules');
+// After a rewrite the front end runs the access stages again, with the new URL's rules.
+forgetOnComeback(RULES);
 
 export function accessDeny(options: AccessDenyOptions): Middleware {
   const { when } = options;

@@ -94,8 +94,8 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
     ['QUERY_STRING', state.query],
     ['REQUEST_URI', stripRequestUri(originalTarget, options.stripRequestUri)],
   ];
-  const normalisedTarget = encodePath(state.path) + (state.hasQuery ? `?${state.query}` : '');
-  if (normalisedTarget !== originalTarget) params.push(['REDIRECT_URI', normalisedTarget]);
+  // lighttpd's r->target: the normalised, still encoded target, or the rewritten one.
+  if (state.encodedTarget !== originalTarget) params.push(['REDIRECT_URI', state.encodedTarget]);
   params.push(['REDIRECT_STATUS', String(state.redirectStatus ?? 200)], ['SCRIPT_NAME', scriptName]);
   if (pathInfo) {
     params.push(
@@ -216,21 +216,6 @@ function originForm(target: string): string {
   const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(target);
   if (!absolute) return target;
   return target.slice(absolute[0].length) || '/';
-}
-
-/** Characters encodePath leaves as they are: a path of only these is its own encoding. */
-const LITERAL_PATH = /^[A-Za-z0-9\-_.!~*'()$&+,;=:@/]*$/;
-
-/**
- * The normalised path as lighttpd's url-normalize writes it back into the target: unreserved
- * characters, sub-delims, `:`, `@` and `/` literal, everything else `%XX` in upper case.
- */
-function encodePath(path: string): string {
-  if (LITERAL_PATH.test(path)) return path;
-  return path
-    .split('/')
-    .map((segment) => encodeURIComponent(segment).replace(/%(24|26|2B|2C|3B|3D|3A|40)/g, decodeURIComponent))
-    .join('/');
 }
 
 /** Without a Host (HTTP/1.0) lighttpd passes SERVER_NAME empty (seen), not its own address. */

@@ -1,23 +1,17 @@
-import type { Middleware } from 'koa';
-import { compilePcre } from '../config/pcre.js';
+import type { Context, Middleware } from 'koa';
 import { requestState } from '../http/request-state.js';
 import { OptionError } from '../option-error.js';
-import {
-  normaliseRuleMatch,
-  normaliseRuleTarget,
-  safeLocation,
-  substitute,
-  usesConditionCaptures,
-} from './rule-substitution.js';
+import { urlParts } from './rewrite-rules.js';
+import { compileRules, firstMatch, safeLocation, substitute } from './rule-substitution.js';
 
 /**
  * mod_redirect (url.redirect): the first rule whose regex matches the request-target answers
  * with a redirect; `$1`…`$9` in the target are the rule's captures. The subject is lighttpd's
  * normalised but still encoded target (RequestState.encodedTarget: `/a%20b?x=1`, not the
  * decoded uri.path), so a capture keeps its encoding: `%5C`, `%3F`, `%23` and `%20` stay as
- * they are in the Location instead of becoming `\`, `?`, `#` and a space.
- * lighttpd also expands `%1`…`%9` from an enclosing conditional's regex; koa-lighty does not
- * yet (a rule using them is refused at start, not silently mangled).
+ * they are in the Location instead of becoming `\`, `?`, `#` and a space. `%1`…`%9` are the
+ * captures of a condition (`conditionMatch`; in a lighttpd.conf, the `=~` of the block the
+ * rules are set in), and `${url.path}`, `${qsa}`, `${esc:1}`… work as in url.rewrite.
  */
 export interface RedirectRule {
   /**
@@ -26,7 +20,7 @@ export interface RedirectRule {
    * (used as it is, against the same encoded target).
    */
   match: string | RegExp;
-  /** The Location, with `$n` references (`$$` is `$`, `%%` is `%`). */
+  /** The Location, with `$n` and `%n` references (`$$` is `$`, `%%` is `%`). A rule with '' stops the list. */
   location: string;
 }
 
@@ -34,35 +28,32 @@ export interface RedirectOptions {
   rules: RedirectRule[];
   /** url.redirect-code, 301 by default. */
   status?: number;
+  /** What `%0`…`%9` stand for (lighttpd: the enclosing condition's regex match). */
+  conditionMatch?: (ctx: Context) => ArrayLike<string | undefined> | undefined;
 }
 
 export function redirect(options: RedirectOptions): Middleware {
   const status = options.status ?? 301;
   if (!Number.isInteger(status) || status < 300 || status > 399)
     throw new OptionError('ERR_REDIRECT_STATUS', 'status', `must be a 3xx status, not ${status}`);
-  const rules = options.rules.map((rule) => {
-    if (usesConditionCaptures(rule.location))
-      throw new OptionError(
-        'ERR_REDIRECT_CONDITION_CAPTURE',
-        'rules',
-        `%N references (${rule.location}) are not supported yet`,
-      );
-    return {
-      regex: typeof rule.match === 'string' ? compilePcre(normaliseRuleMatch(rule.match)) : rule.match,
-      location: normaliseRuleTarget(rule.location),
-    };
-  });
+  let rules: ReturnType<typeof compileRules>;
+  try {
+    rules = compileRules(options.rules.map(({ match, location }) => ({ match, target: location })));
+  } catch (error) {
+    throw new OptionError('ERR_REDIRECT_RULE', 'rules', (error as Error).message);
+  }
   return async function redirectByRule(ctx, next) {
-    const subject = requestState(ctx).encodedTarget;
-    for (const rule of rules) {
-      const m = rule.regex.exec(subject);
-      if (!m) continue;
-      ctx.status = status;
-      ctx.set('Location', safeLocation(substitute(rule.location, m)));
-      ctx.body = Buffer.alloc(0);
-      ctx.remove('Content-Type'); // lighttpd's redirect has none (Koa would say octet-stream)
-      return;
-    }
-    await next();
+    const state = requestState(ctx);
+    const found = firstMatch(rules, state.encodedTarget);
+    if (!found || found.rule.target === '') return next();
+    const location = substitute(found.rule.target, {
+      match: found.match,
+      conditionMatch: options.conditionMatch?.(ctx),
+      url: urlParts(ctx, state),
+    });
+    ctx.status = status;
+    ctx.set('Location', safeLocation(location));
+    ctx.body = Buffer.alloc(0);
+    ctx.remove('Content-Type'); // lighttpd's redirect has none (Koa would say octet-stream)
   };
 }

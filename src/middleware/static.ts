@@ -231,7 +231,9 @@ async function indexFile(
  * (`/js` matches `/js` and `/js/x`, not `/jsx` nor `/js../etc`: the traversal lighttpd fixed
  * in 1.4.51, CVE-2018-19052).
  */
-function aliasedBase(state: RequestState): { docRoot: string; path: string; urlPrefix: string } | undefined {
+export function aliasedBase(
+  state: RequestState,
+): { docRoot: string; path: string; urlPrefix: string } | undefined {
   const alias = state.alias;
   if (!alias) return undefined;
   let rest = state.path.slice(alias.prefix.length);
@@ -248,7 +250,7 @@ function aliasedBase(state: RequestState): { docRoot: string; path: string; urlP
 }
 
 /** Absolute, without a trailing slash: document root + uri.path is the physical path. */
-function documentRootPath(documentRoot: string): string {
+export function documentRootPath(documentRoot: string): string {
   const absolute = resolve(documentRoot);
   return absolute.length > 1 && absolute.endsWith('/') ? absolute.slice(0, -1) : absolute;
 }

@@ -73,6 +73,11 @@ export interface ModuleDescriptor<Options = unknown> {
    * with the file and line: said at start (and by `-t`), never silently dropped.
    */
   warnings?(r: OptionReader): string[];
+  /**
+   * Keys whose `regex => target` pairs may refer to `%0`…`%9`, the captures of the condition of
+   * the block they are set in (url.redirect, url.rewrite-*): the front end keeps those.
+   */
+  readonly conditionCaptureKeys?: readonly string[];
   /** Stage option name → config key, for an OptionError the factory throws. */
   readonly optionKeys?: Readonly<Record<string, string>>;
 }

@@ -1,5 +1,6 @@
 import type { OptionReader } from '../config/option-reader.js';
 import { ConfigArray } from '../config/values.js';
+import { firstPassOnly } from '../http/request-state.js';
 import { type SetenvOptions, setenv } from '../middleware/setenv.js';
 import { module } from './descriptor.js';
 
@@ -56,7 +57,8 @@ export const modSetenv = module<ModSetenvOptions>({
   },
   stage({ options, mended }, { log }) {
     for (const line of mended) log.warn('mod_setenv', line);
-    return setenv(options);
+    // Once per request, as lighttpd's: a request rewritten at the file step keeps its first headers.
+    return firstPassOnly(setenv(options));
   },
 });
 

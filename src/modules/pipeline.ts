@@ -16,12 +16,19 @@ import { type BuildContext, type ModuleDescriptor, pipelineOrder, REQUEST_HOOKS 
 import { MODULES } from './table.js';
 
 export interface Pipeline {
-  /** The response-side stages alone (access log and the like): for a request refused before the modules ran. */
+  /**
+   * The response-side stages (access log and the like): they wrap the request side, and alone
+   * they serve a request refused before the modules ran.
+   */
   outer: Middleware;
-  /** The request-side stages alone: what an error handler's pass runs again. */
-  inner: (ctx: Context) => Promise<void>;
-  /** Every stage. */
-  all: Middleware;
+  /**
+   * The uri_raw stages (mod_rewrite's URL rules): run before the response side is chosen, as
+   * a rewrite there changes which blocks apply to the rest of the request. Undefined when
+   * there are none.
+   */
+  raw?: Middleware;
+  /** The other request-side stages, in hook order. */
+  inner: Middleware;
 }
 
 export class StageRegistry {
@@ -53,25 +60,22 @@ export class StageRegistry {
   pipeline(r: OptionReader, server: ServerSettings, table: readonly ModuleDescriptor[] = MODULES): Pipeline {
     const build = this.#context(r);
     const outer: Middleware[] = [];
+    const raw: Middleware[] = [];
     const inner: Middleware[] = [];
-    const all: Middleware[] = [];
     const tag = serverTag(r);
     const tagStage = this.shared('server-tag', tag, () => serverTagStage(tag));
-    if (tag !== server.tag) {
-      outer.push(tagStage);
-      all.push(tagStage);
-    }
+    if (tag !== server.tag) outer.push(tagStage);
     // An error handler's answer carries the Server header of its own URI's blocks (lighttpd's
     // config at response time is the handler's), even when that is the global tag.
     inner.push(tagStage);
     for (const descriptor of pipelineOrder(table, server.modules)) {
       const stage = buildStage(descriptor, r, build);
       if (!stage) continue;
-      all.push(stage);
-      if ((REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) inner.push(stage);
+      if (descriptor.hook === 'uri_raw') raw.push(stage);
+      else if ((REQUEST_HOOKS as readonly string[]).includes(descriptor.hook)) inner.push(stage);
       else outer.push(stage);
     }
-    return { outer: compose(outer), inner: compose(inner), all: compose(all) };
+    return { outer: compose(outer), raw: raw.length > 0 ? compose(raw) : undefined, inner: compose(inner) };
   }
 
   /** Spawns what the stages spawn (php-cgi) and waits until it accepts connections. */

@@ -14,6 +14,7 @@ import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
 import { modIndexfile } from './mod-indexfile.js';
 import { modRedirect } from './mod-redirect.js';
+import { modRewrite, modRewriteIfNotFile } from './mod-rewrite.js';
 import { modSecdownload } from './mod-secdownload.js';
 import { modSetenv } from './mod-setenv.js';
 import { modSimpleVhost } from './mod-simple-vhost.js';
@@ -26,6 +27,8 @@ export const MODULES: readonly ModuleDescriptor[] = [
   // response_start (the core's error handling last, innermost of the response side)
   modExpire,
   coreErrorHandler,
+  // uri_raw
+  modRewrite,
   // uri_clean
   modAccess,
   modRedirect,
@@ -37,6 +40,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   // physical
   modAlias,
   modSecdownload,
+  modRewriteIfNotFile,
   // subrequest_start
   modFastcgi,
   modIndexfile,
@@ -48,6 +52,9 @@ export const SUPPORTED_OPTIONS: ReadonlySet<string> = new Set([
   ...Object.keys(CORE_KEYS),
   ...MODULES.flatMap((m) => Object.keys(m.keys)),
 ]);
+
+/** Options whose `regex => target` pairs may use `%n`, the captures of their block's condition. */
+export const CONDITION_CAPTURE_KEYS: readonly string[] = MODULES.flatMap((m) => m.conditionCaptureKeys ?? []);
 
 /**
  * Modules koa-lighty has; mod_indexfile and mod_staticfile are always on, as in lighttpd. The

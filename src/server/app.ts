@@ -1,31 +1,32 @@
 /**
  * The lighttpd.conf front end: a parsed config becomes a Koa app. Per request, the config's
- * conditions are evaluated once (lighttpd caches them per request too) and the set of blocks
- * that hold selects a pipeline of stages built for exactly those options. Pipelines are built
+ * conditions are evaluated once (lighttpd caches them per request too; again after a rewrite,
+ * see select-pipeline.ts) and the set of blocks that hold selects a pipeline of stages built
+ * for exactly those options. Pipelines are built
  * on first use and kept; stages with identical options (and so their pools, spawned php-cgi
  * and trigger stores) are shared between pipelines.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
 import Koa, { type Context } from 'koa';
+import { ConditionCaptures } from '../config/captures.js';
 import { ConfigError } from '../config/errors.js';
-import { effectiveOptions, effectiveSources, matchingBlocks } from '../config/evaluate.js';
+import { effectiveOptions, effectiveSources } from '../config/evaluate.js';
 import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
 import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
 import { MimeTypes } from '../http/mime.js';
-import { requestState } from '../http/request-state.js';
 import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
 import { lighttpdErrors } from '../middleware/errors.js';
-import { checkRequestHead } from '../middleware/request-head.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
+import { usesConditionCaptures } from '../middleware/rule-substitution.js';
 import type { BuildContext } from '../modules/descriptor.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
-import { MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
-import { requestFacts } from './facts.js';
+import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
 import { describeAddress, type ListenAddress } from './listen.js';
+import { selectPipeline } from './select-pipeline.js';
 
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
 
@@ -121,11 +122,9 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   const log = options.log ?? serverLogger(server);
   // Warnings of building the stages were reported by loadConfig already: say them once.
   const building = mutedWarnings(log);
-  const conditional = config.blocks.length > 0;
-  const blocksFor = (ctx: Context) =>
-    conditional ? matchingBlocks(config, requestFacts(ctx, requestState(ctx))) : [];
-  // The error handler's pass: the handler's URI meets the conditions afresh, as in lighttpd.
-  const dispatch = (ctx: Context): Promise<void> => pipelineFor(blocksFor(ctx)).inner(ctx);
+  // The error handler's pass: the handler's URI meets the conditions (and mod_rewrite) afresh,
+  // as in lighttpd. Bound once the selection exists, which needs the pipelines built here.
+  const dispatch = (ctx: Context): Promise<void> => selection.dispatch(ctx);
   const stages = new StageRegistry(building.log, options.worker, dispatch);
   const pipelines = new Map<string, Pipeline>();
   const pipelineFor = (ids: number[]) => {
@@ -137,6 +136,12 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     }
     return pipeline;
   };
+  const selection = selectPipeline({
+    config,
+    pipelineFor,
+    captures: new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures),
+    headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
+  });
   // Build the global pipeline and every block's now: start-up spawns all backends.
   pipelineFor([]);
   for (const block of config.blocks) pipelineFor(lineage(block));
@@ -153,25 +158,7 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   });
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
-  const headLimits = { maxRequestFieldSize: server.maxRequestFieldSize };
-  app.use(function selectPipeline(ctx, next) {
-    // The request head first: the conditions must see the host the request really names. A
-    // broken head, or a target that does not normalise, still passes the global pipeline's
-    // response-side stages (the access log, the error handler).
-    let refused: unknown;
-    let answered = false;
-    let ids: number[] = [];
-    try {
-      answered = checkRequestHead(ctx, headLimits);
-      if (!answered) ids = blocksFor(ctx);
-    } catch (error) {
-      refused = error;
-    }
-    const pipeline = pipelineFor(ids);
-    if (refused) return pipeline.outer(ctx, () => Promise.reject(refused));
-    if (answered) return pipeline.outer(ctx, () => Promise.resolve());
-    return pipeline.all(ctx, next);
-  });
+  app.use(selection.middleware);
 
   return {
     app,
