@@ -9,7 +9,9 @@ import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   truncateSync,
   utimesSync,
@@ -105,6 +107,8 @@ const MIME = `mimetype.assign = (".txt" => "text/plain;charset=utf-8", ".html" =
 
 const listingConf = () => `
 server.document-root = "${root}/www"
+server.modules = ("mod_alias")
+alias.url = ("/aliased/" => "${root}/www/sub/")
 server.tag = "lighttpd/1.4.69"
 index-file.names = ("index.html")
 ${MIME}
@@ -144,13 +148,30 @@ dir-listing.show-readme = "enable"
 
 // Serial: lighttpd 1.4.69 (without server.max-connections) lists one directory of more than
 // 32 entries at a time and answers 503 to a second one meanwhile; koa-lighty does not.
+/** Each server keeps its cache in its own directory. */
+const cacheConf = (dir: string) => {
+  mkdirSync(join(dir, 'cache'));
+  return `
+server.document-root = "${root}/www"
+server.tag = "lighttpd/1.4.69"
+${MIME}
+dir-listing.activate = "enable"
+dir-listing.cache = ( "path" => "${dir}/cache/", "max-age" => 30 )
+`;
+};
+
 let listing: BothServers | undefined;
 let noListing: BothServers | undefined;
+let cached: BothServers | undefined;
 test.before(async () => {
-  [listing, noListing] = await Promise.all([startBoth(listingConf), startBoth(noListingConf)]);
+  [listing, noListing, cached] = await Promise.all([
+    startBoth(listingConf),
+    startBoth(noListingConf),
+    startBoth(cacheConf),
+  ]);
 });
 test.after.always(async () => {
-  await Promise.allSettled([listing?.close(), noListing?.close()]);
+  await Promise.allSettled([listing?.close(), noListing?.close(), cached?.close()]);
 });
 
 const INLINE_SCRIPT = /\n<script type="text\/javascript">\n[\s\S]*?<\/script>\n\n/;
@@ -196,46 +217,51 @@ test.serial('a directory without an index file is listed as lighttpd lists it', 
 });
 
 test.serial('subdirectories, names that need escaping in the URL, and the ../ row', async (t) => {
-  for (const path of ['/sub/', '/a%26b/', '/has%20%22quote%22/', '/linkdir/', '/Zdir/']) {
+  for (const path of ['/sub/', '/a%26b/', '/has%20%22quote%22/', '/linkdir/', '/Zdir/', '/aliased/']) {
     const [lighttpd, koa] = await both(listing!, path);
     t.is(lighttpd.status, 200, path);
     t.deepEqual(view(koa), view(lighttpd), path);
   }
 });
 
-test.serial('sizes, dates in the server time zone, and the sort order: directories, then files, by bytes', async (t) => {
-  const [, koa] = await both(listing!, '/plain/');
-  const body = koa.body.toString('utf8');
-  const names = [...body.matchAll(/<td class="n"><a href="([^"]*)"/g)].map((m) => m[1]);
-  t.deepEqual(names.slice(0, 6), ['../', 'Zdir/', 'a%26b/', 'has%20%22quote%22/', 'linkdir/', 'sub/']);
-  t.true(
-    names.indexOf('Z.txt') < names.indexOf('_u.txt') && names.indexOf('_u.txt') < names.indexOf('z.txt'),
-  );
-  t.false(names.includes('dangling'), 'a dangling symlink is left out');
-  t.false(
-    names.slice(1).some((n) => n?.startsWith('.')),
-    'dotfiles hidden by default',
-  );
-  const size = (bytes: number) =>
-    new RegExp(`size-${bytes}\\.bin</a></td><td class="m">[^<]*</td><td class="s">([^<]*)<`).exec(body)?.[1];
-  t.deepEqual(SIZES.map(size), [
-    '0.0K',
-    '0.1K',
-    '0.1K',
-    '0.1K',
-    '0.1K',
-    '0.9K',
-    '1.0K',
-    '1.0K',
-    '99.9K',
-    '999.9K',
-    '0.9M',
-    '0.9M',
-    '4.6G',
-  ]);
-  // The first HOSTILE entry got BASE: 12:34:56 in New York in June (EDT).
-  t.regex(body, /onerror=alert\(1\)&#x3E;\.txt<\/a><\/td><td class="m">2023-Jun-15 12:34:56</);
-});
+test.serial(
+  'sizes, dates in the server time zone, and the sort order: directories, then files, by bytes',
+  async (t) => {
+    const [, koa] = await both(listing!, '/plain/');
+    const body = koa.body.toString('utf8');
+    const names = [...body.matchAll(/<td class="n"><a href="([^"]*)"/g)].map((m) => m[1]);
+    t.deepEqual(names.slice(0, 6), ['../', 'Zdir/', 'a%26b/', 'has%20%22quote%22/', 'linkdir/', 'sub/']);
+    t.true(
+      names.indexOf('Z.txt') < names.indexOf('_u.txt') && names.indexOf('_u.txt') < names.indexOf('z.txt'),
+    );
+    t.false(names.includes('dangling'), 'a dangling symlink is left out');
+    t.false(
+      names.slice(1).some((n) => n?.startsWith('.')),
+      'dotfiles hidden by default',
+    );
+    const size = (bytes: number) =>
+      new RegExp(`size-${bytes}\\.bin</a></td><td class="m">[^<]*</td><td class="s">([^<]*)<`).exec(
+        body,
+      )?.[1];
+    t.deepEqual(SIZES.map(size), [
+      '0.0K',
+      '0.1K',
+      '0.1K',
+      '0.1K',
+      '0.1K',
+      '0.9K',
+      '1.0K',
+      '1.0K',
+      '99.9K',
+      '999.9K',
+      '0.9M',
+      '0.9M',
+      '4.6G',
+    ]);
+    // The first HOSTILE entry got BASE: 12:34:56 in New York in June (EDT).
+    t.regex(body, /onerror=alert\(1\)&#x3E;\.txt<\/a><\/td><td class="m">2023-Jun-15 12:34:56</);
+  },
+);
 
 test.serial('hostile file names cannot break out of the markup', async (t) => {
   const [lighttpd, koa] = await both(listing!, '/plain/');
@@ -253,25 +279,28 @@ test.serial('hostile file names cannot break out of the markup', async (t) => {
   t.deepEqual(view(koa), view(lighttpd));
 });
 
-test.serial('the options in a block: dotfiles, exclude, readme and header, encoding, footer, external css and js', async (t) => {
-  // Only one request each: lighttpd 1.4.69 shows an encoded readme only while its stat cache
-  // holds a fresh descriptor (fixed in 1.4.72); koa-lighty shows it every time.
-  const [lighttpd, koa] = await both(listing!, '/opts/');
-  t.is(lighttpd.status, 200);
-  t.deepEqual(view(koa, true), view(lighttpd, true), 'no inline script: the whole page is the same');
-  const body = koa.body.toString('utf8');
-  t.true(
-    body.includes(
-      '<pre class="readme">&#x3C;b&#x3E;read me&#x3C;/b&#x3E; &#x26; more&#x0A;line two&#x0A;</pre>',
-    ),
-  );
-  t.true(body.includes('<body>\n<pre class="header">&#x3C;i&#x3E;head&#x3C;/i&#x3E;&#x0A;</pre><h2>'));
-  t.false(body.includes('href="README.txt"'), 'hide-readme-file');
-  t.true(body.includes('href=".dotfile"'), 'hide-dotfiles off');
-  t.false(body.includes('latin-'), 'a name that is not UTF-8 is excluded by any regex');
-  const again = await rawRequest(listing!.koaPort, '/opts/');
-  t.deepEqual(again.body, koa.body, 'the readme is there every time');
-});
+test.serial(
+  'the options in a block: dotfiles, exclude, readme and header, encoding, footer, external css and js',
+  async (t) => {
+    // Only one request each: lighttpd 1.4.69 shows an encoded readme only while its stat cache
+    // holds a fresh descriptor (fixed in 1.4.72); koa-lighty shows it every time.
+    const [lighttpd, koa] = await both(listing!, '/opts/');
+    t.is(lighttpd.status, 200);
+    t.deepEqual(view(koa, true), view(lighttpd, true), 'no inline script: the whole page is the same');
+    const body = koa.body.toString('utf8');
+    t.true(
+      body.includes(
+        '<pre class="readme">&#x3C;b&#x3E;read me&#x3C;/b&#x3E; &#x26; more&#x0A;line two&#x0A;</pre>',
+      ),
+    );
+    t.true(body.includes('<body>\n<pre class="header">&#x3C;i&#x3E;head&#x3C;/i&#x3E;&#x0A;</pre><h2>'));
+    t.false(body.includes('href="README.txt"'), 'hide-readme-file');
+    t.true(body.includes('href=".dotfile"'), 'hide-dotfiles off');
+    t.false(body.includes('latin-'), 'a name that is not UTF-8 is excluded by any regex');
+    const again = await rawRequest(listing!.koaPort, '/opts/');
+    t.deepEqual(again.body, koa.body, 'the readme is there every time');
+  },
+);
 
 test.serial('unencoded readme and header, auto-layout off', async (t) => {
   const [lighttpd, koa] = await both(listing!, '/raw/');
@@ -280,14 +309,17 @@ test.serial('unencoded readme and header, auto-layout off', async (t) => {
   t.true(koa.body.toString().startsWith('<i>head</i>\n<h2>Index of /raw/</h2>'));
 });
 
-test.serial('an empty readme adds nothing; "disable" and a blank server.tag as lighttpd 1.4.69 has them', async (t) => {
-  for (const path of ['/empty-readme/', '/disabled/']) {
-    const [lighttpd, koa] = await both(listing!, path);
-    t.deepEqual(view(koa), view(lighttpd), path);
-  }
-  const [, disabled] = await both(listing!, '/disabled/');
-  t.false(disabled.body.toString().includes('<div class="foot">'), 'no server.tag, no footer');
-});
+test.serial(
+  'an empty readme adds nothing; "disable" and a blank server.tag as lighttpd 1.4.69 has them',
+  async (t) => {
+    for (const path of ['/empty-readme/', '/disabled/']) {
+      const [lighttpd, koa] = await both(listing!, path);
+      t.deepEqual(view(koa), view(lighttpd), path);
+    }
+    const [, disabled] = await both(listing!, '/disabled/');
+    t.false(disabled.body.toString().includes('<div class="foot">'), 'no server.tag, no footer');
+  },
+);
 
 test.serial('HEAD, Range, the query string (1.4.69 has no ?json), HTTP/1.0', async (t) => {
   // /raw/ has no inline script, so the lengths (and Content-Range totals) are the same too.
@@ -369,3 +401,56 @@ test.serial('bad dir-listing options stop the start with the line, as lighttpd r
     `${file}:3: dir-listing.sort: lighttpd 1.4.69 has no such option (it came in 1.4.74) and ignores it; listings are always sorted by name`,
   ]);
 });
+
+test.serial(
+  'dir-listing.cache: kept as a file, served stale until max-age, refreshed when older',
+  async (t) => {
+    const dir = join(root, 'www', 'cached');
+    const entry = (server: 'lighttpd' | 'koa') => join(cached!.dirs[server], 'cache', dir, 'dirlist.html');
+    const [firstL, firstK] = await both(cached!, '/cached/');
+    t.is(firstL.status, 200);
+    t.deepEqual(view(firstK), view(firstL));
+    t.is(firstK.headers['cache-control'], 'max-age=30');
+    t.regex(firstK.headers['etag'] ?? '', /^"\d+"$/);
+    t.regex(firstL.headers['etag'] ?? '', /^"\d+"$/);
+    for (const server of ['lighttpd', 'koa'] as const) {
+      t.is(statSync(entry(server)).mode & 0o777, 0o600, `${server}: the entry is 0600`);
+      t.is(statSync(join(entry(server), '..')).mode & 0o777, 0o700, `${server}: its directories 0700`);
+    }
+    t.deepEqual(readFileSync(entry('koa')), firstK.body, 'the entry is the page');
+
+    // A new file: both keep answering from the entry, with its ETag, even to If-None-Match.
+    writeFileSync(join(dir, 'new-file.txt'), 'x');
+    const [staleL, staleK] = await both(cached!, '/cached/', 'GET', {
+      'If-None-Match': firstK.headers['etag']!,
+    });
+    // max-age counts down from the entry's mtime: a second apart at times (lighttpd's clock
+    // ticks once per second of its event loop).
+    t.deepEqual({ ...view(staleK), cache: undefined }, { ...view(staleL), cache: undefined });
+    t.is(staleK.status, 200);
+    t.is(staleK.headers['etag'], firstK.headers['etag']);
+    t.regex(staleK.headers['cache-control'] ?? '', /^max-age=(30|[12]\d|\d)$/);
+    t.false(staleK.body.includes('new-file.txt'));
+
+    // An entry older than max-age is rebuilt (lighttpd may trust its stat cache for a second).
+    const past = Date.now() / 1000 - 100;
+    for (const server of ['lighttpd', 'koa'] as const) utimesSync(entry(server), past, past);
+    const fresh = (port: number) => async () =>
+      (await rawRequest(port, '/cached/')).body.includes('new-file.txt');
+    t.true(await fresh(cached!.koaPort)(), 'koa-lighty rebuilds at once');
+    t.true(await eventuallyAsync(fresh(cached!.lighttpd.port)), 'lighttpd rebuilds too');
+    const [freshL, freshK] = await both(cached!, '/cached/');
+    t.deepEqual({ ...view(freshK), cache: undefined }, { ...view(freshL), cache: undefined });
+    t.true(readFileSync(entry('koa')).includes('new-file.txt'));
+  },
+);
+
+/** Polls an async condition until it holds or `ms` pass. */
+async function eventuallyAsync(condition: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return condition();
+}

@@ -35,6 +35,7 @@ test('stages follow the hooks, then server.modules; built-in modules come last i
       'mod_alias',
       'mod_fastcgi',
       'mod_indexfile',
+      'mod_dirlisting',
       'mod_staticfile',
     ],
   );
@@ -43,6 +44,7 @@ test('stages follow the hooks, then server.modules; built-in modules come last i
     'mod_access',
     'mod_redirect',
     'mod_indexfile',
+    'mod_dirlisting',
     'mod_staticfile',
   ]);
 });
