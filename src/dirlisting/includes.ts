@@ -32,9 +32,12 @@ export async function includedFile(
   if (!st.isFile()) return undefined;
   let bytes: Buffer;
   try {
-    const flags = constants.O_RDONLY | (options.followSymlink ? 0 : constants.O_NOFOLLOW);
+    // O_NONBLOCK: should a fifo take the file's place after the stat, opening it must not wait.
+    const flags =
+      constants.O_RDONLY | constants.O_NONBLOCK | (options.followSymlink ? 0 : constants.O_NOFOLLOW);
     const handle = await fs.open(path, flags);
     try {
+      if (!(await handle.stat()).isFile()) return undefined;
       bytes = await handle.readFile();
     } finally {
       await handle.close();

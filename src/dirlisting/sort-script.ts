@@ -6,7 +6,7 @@
  * reads the same without scripts.
  *
  * It is koa-lighty's own script, not lighttpd's (whose page it otherwise reproduces byte for
- * byte); `O=A` means ascending here, as lighttpd 1.4.70 and later read it (1.4.69 swapped them).
+ * byte); `O=A` means ascending here, as lighttpd 1.4.78 and later read it (1.4.69 swapped them).
  */
 const SCRIPT = `(function () {
  var table = document.querySelector('div.list table');
