@@ -33,6 +33,7 @@ export { SpoolFailed } from './http/spool.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
+export { type DirListingOptions, dirListing } from './middleware/dir-listing.js';
 export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';
 export { lighttpdErrors } from './middleware/errors.js';
 export { type EvhostOptions, evhost } from './middleware/evhost.js';

@@ -35,6 +35,7 @@ test('stages follow the hooks, then server.modules; built-in modules come last i
       'mod_alias',
       'mod_fastcgi',
       'mod_indexfile',
+      'mod_dirlisting',
       'mod_staticfile',
     ],
   );
@@ -43,6 +44,7 @@ test('stages follow the hooks, then server.modules; built-in modules come last i
     'mod_access',
     'mod_redirect',
     'mod_indexfile',
+    'mod_dirlisting',
     'mod_staticfile',
   ]);
 });
@@ -54,7 +56,7 @@ test('the supported options and modules are the table’s', (t) => {
     for (const key of Object.keys(m.keys)) t.true(SUPPORTED_OPTIONS.has(key), key);
   }
   t.true(SUPPORTED_MODULES.has('mod_rewrite'));
-  t.false(SUPPORTED_MODULES.has('mod_dirlisting'));
+  t.false(SUPPORTED_MODULES.has('mod_ssi'));
 });
 
 test('an OptionError of a stage becomes a ConfigError at the line of its config key', (t) => {

@@ -9,6 +9,7 @@ import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
+import { modDirlisting } from './mod-dirlisting.js';
 import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
@@ -44,6 +45,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   // subrequest_start
   modFastcgi,
   modIndexfile,
+  modDirlisting,
   modStaticfile,
 ];
 
