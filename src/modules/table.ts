@@ -9,6 +9,7 @@ import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
+import { modDeflate } from './mod-deflate.js';
 import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
@@ -25,6 +26,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modAccesslog,
   // response_start (the core's error handling last, innermost of the response side)
   modExpire,
+  modDeflate,
   coreErrorHandler,
   // uri_clean
   modAccess,
