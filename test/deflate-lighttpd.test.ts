@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import zlib, { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import test from 'ava';
+import { ZSTD_AVAILABLE } from '../src/http/content-coding.js';
 import { type RawResponse, rawRequest } from './helpers/http.js';
 import { LIGHTTPD } from './helpers/lighttpd.js';
 import { type BothServers, startBoth } from './helpers/same-conf.js';
@@ -65,12 +66,32 @@ fastcgi.server = (".php" => ((
 $HTTP["url"] =^ "/spooled/" {
   server.stream-response-body = 0
 }
+$HTTP["url"] =^ "/limited/" {
+  deflate.max-compress-size = 1
+  deflate.min-compress-size = 100
+}
+$HTTP["url"] =^ "/all/" {
+  deflate.mimetypes = ("")
+  deflate.compression-level = 9
+}
+$HTTP["url"] =^ "/none/" {
+  deflate.mimetypes = ()
+}
+$HTTP["url"] =^ "/z/" {
+  deflate.allowed-encodings = ("zstd", "br", "gzip")
+}
 `;
 
 let servers: BothServers | undefined;
 test.before(async () => {
-  mkdirSync(join(root, 'spooled'));
-  writeFileSync(join(root, 'spooled', 't.php'), `<?php include "${root}/t.php";`);
+  for (const dir of ['spooled', 'limited', 'all', 'none', 'z']) {
+    mkdirSync(join(root, dir));
+    writeFileSync(join(root, dir, 't.php'), `<?php include "${root}/t.php";`);
+    writeFileSync(join(root, dir, 'a.txt'), text(200));
+    writeFileSync(join(root, dir, 'a.png'), Buffer.alloc(4000, 7));
+  }
+  writeFileSync(join(root, 'limited', 'k.txt'), 'k'.repeat(1024));
+  writeFileSync(join(root, 'limited', 'k1.txt'), 'k'.repeat(1025));
   servers = await startBoth(conf);
 });
 test.after.always(async () => {
@@ -90,6 +111,10 @@ function decoded(r: RawResponse): string {
   if (coding === 'gzip' || coding === 'x-gzip') return gunzipSync(body).toString('latin1');
   if (coding === 'deflate') return inflateSync(body).toString('latin1');
   if (coding === 'br') return brotliDecompressSync(body).toString('latin1');
+  if (coding === 'zstd')
+    return (zlib as unknown as { zstdDecompressSync(b: Buffer): Buffer })
+      .zstdDecompressSync(body)
+      .toString('latin1');
   return body.toString('latin1');
 }
 
@@ -160,6 +185,22 @@ const cases: Array<{
   // Past 64 KiB: koa-lighty streams it (chunked), lighttpd reads it whole first.
   { path: '/t.php?n=2000000', headers: gzip, coding: 'gzip', streamed: true },
   { path: '/spooled/t.php?n=2000000', headers: gzip, coding: 'gzip', streamed: true },
+  // deflate.max-compress-size is in KiB: 1024 bytes are compressed, 1025 are not.
+  { path: '/limited/k.txt', headers: gzip, coding: 'gzip' },
+  { path: '/limited/k1.txt', headers: gzip },
+  { path: '/limited/t.php?n=1000', headers: gzip, coding: 'gzip' },
+  { path: '/limited/t.php?n=2000', headers: gzip },
+  { path: '/all/a.png', headers: gzip, coding: 'gzip' },
+  { path: '/all/a.txt', headers: { 'Accept-Encoding': 'deflate' }, coding: 'deflate' },
+  { path: '/none/a.txt', headers: gzip },
+  { path: '/none/t.php', headers: gzip },
+  // zstd where this Node has it (lighttpd's Debian build has it).
+  ...(ZSTD_AVAILABLE
+    ? [
+        { path: '/z/a.txt', headers: { 'Accept-Encoding': 'gzip, br, zstd' }, coding: 'zstd' },
+        { path: '/z/t.php', headers: { 'Accept-Encoding': 'zstd' }, coding: 'zstd' },
+      ]
+    : []),
 ];
 
 async function withEtag(path: string, headers: Record<string, string>): Promise<Record<string, string>> {
