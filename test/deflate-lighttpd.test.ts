@@ -309,10 +309,16 @@ test('q-values: lighttpd ignores them, koa-lighty honours q=0 and prefers the hi
   t.is(decoded(preferred[1]), decoded(preferred[0]));
 });
 
-test('no deprecation or "not supported" line for a mod_deflate config', (t) => {
+test('no deprecation or "not supported" line for a mod_deflate config (zstd’s, before Node 22.15)', (t) => {
   t.deepEqual(
-    servers!.loaded.warnings.filter((line) => /deflate|compress/.test(line)),
-    [],
+    servers!.loaded.warnings
+      .filter((line) => /deflate|compress/.test(line))
+      .map((line) => line.replace(/^\S+: /, '')),
+    ZSTD_AVAILABLE
+      ? []
+      : [
+          `deflate.allowed-encodings: zstd needs Node 22.15 or 23.8 and later (this is ${process.version}): not used`,
+        ],
   );
 });
 
