@@ -49,6 +49,8 @@ for ($i = 0; $i < intdiv($n, 16); $i++) echo $i % 7 ? $line : "line $i\\n";
 `,
 );
 
+file('sf.php', `<?php header("X-Sendfile: ${root}/" . $_GET['f']);`);
+
 const conf = (sockdir: string) => `
 server.document-root = "${root}"
 server.modules = ("mod_deflate", "mod_fastcgi")
@@ -62,6 +64,8 @@ fastcgi.server = (".php" => ((
   "socket" => "${sockdir}/php.socket",
   "max-procs" => 1,
   "bin-environment" => ("PHP_FCGI_CHILDREN" => "2"),
+  "allow-x-send-file" => "enable",
+  "x-sendfile-docroot" => ("${root}/"),
 )))
 $HTTP["url"] =^ "/spooled/" {
   server.stream-response-body = 0
@@ -182,6 +186,11 @@ const cases: Array<{
   { path: '/t.php?n=100', headers: gzip },
   { path: '/t.php?s=404', headers: gzip, coding: 'gzip' },
   { path: '/t.php', headers: gzip, method: 'HEAD' },
+  // A file PHP names with X-Sendfile is compressed like a static one.
+  { path: '/sf.php?f=a.txt', headers: gzip, coding: 'gzip' },
+  { path: '/sf.php?f=big.txt', headers: { 'Accept-Encoding': 'br' }, coding: 'br' },
+  // PHP's own Content-Type (text/html) is the answer's: compressed, as lighttpd does.
+  { path: '/sf.php?f=a.png', headers: gzip, coding: 'gzip' },
   // Past 64 KiB: koa-lighty streams it (chunked), lighttpd reads it whole first.
   { path: '/t.php?n=2000000', headers: gzip, coding: 'gzip', streamed: true },
   { path: '/spooled/t.php?n=2000000', headers: gzip, coding: 'gzip', streamed: true },

@@ -166,8 +166,10 @@ export function compress(options: CompressOptions = {}): Middleware {
         ctx.set('ETag', tagged);
         notModified(ctx, res.get('Content-Type') || undefined);
       } else {
+        const typed = Boolean(res.get('Content-Type'));
         ctx.status = 412;
         ctx.body = Buffer.alloc(0);
+        keepType(ctx, typed);
       }
       return;
     }
