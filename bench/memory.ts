@@ -4,12 +4,17 @@
 //   upload     a 1 GiB POST to a PHP script that reads php://input in 64 KiB chunks
 //   stream     a 1 GiB answer written by PHP, read by a client that takes ~20 MiB/s
 //   send-file  a 1 GiB file named by X-LIGHTTPD-send-file, read by the same slow client
+//   gzip       a 1 GiB text answer written by PHP, compressed by mod_deflate on its way to the
+//              same slow client (who decompresses it and counts the bytes)
 // Each reports the growth of the server's RSS (peak during the transfer minus RSS before it,
 // all of the server's processes, php-cgi excluded) and PASS when it stays under 64 MiB.
 // Settings: MEMORY_SERVER=koa-lighty (or koa-lighty-w2, lighttpd, nginx, for comparison),
 // MEMORY_MIB=1024 (size of each transfer), MEMORY_RATE=20 (MiB/s of the slow reader),
-// MEMORY_LIMIT=64 (MiB of growth allowed). Exit code 1 when a check fails or cannot run.
+// MEMORY_LIMIT=64 (MiB of growth allowed), MEMORY_CHECKS=upload,stream,gzip,send-file (which
+// checks run; all by default). Exit code 1 when a check fails or cannot run.
+import { request } from 'node:http';
 import { connect } from 'node:net';
+import { createGunzip } from 'node:zlib';
 import { probe, runUploads, workloads } from './lib/load.js';
 import { installCleanup, onInterrupt, sampleRss, stopAll } from './lib/proc.js';
 import { ALL_SERVERS, type RunningServer, startServer } from './lib/servers.js';
@@ -19,6 +24,7 @@ const serverId = process.env.MEMORY_SERVER ?? 'koa-lighty';
 const mib = Number(process.env.MEMORY_MIB ?? 1024);
 const rate = Number(process.env.MEMORY_RATE ?? 20);
 const limit = Number(process.env.MEMORY_LIMIT ?? 64);
+const only = process.env.MEMORY_CHECKS?.split(',').map((id) => id.trim());
 const log = (line: string) => console.error(`memory: ${line}`);
 
 /**
@@ -74,7 +80,62 @@ function slowGet(
   });
 }
 
+/**
+ * GET path with `Accept-Encoding: gzip`, reading the compressed bytes at about `mibPerSec`
+ * (the response is paused whenever it is ahead of schedule) and decompressing them. Resolves
+ * with the status, the Content-Encoding and the number of bytes once decompressed.
+ */
+function slowGzipGet(
+  port: number,
+  path: string,
+  mibPerSec: number,
+): Promise<{ status: number; encoding: string | undefined; decodedBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const bytesPerMs = (mibPerSec * 1024 * 1024) / 1000;
+    const req = request(
+      { host: '127.0.0.1', port, path, agent: false, headers: { 'Accept-Encoding': 'gzip' } },
+      (res) => {
+        const encoding = res.headers['content-encoding'];
+        const began = Date.now();
+        let received = 0;
+        let decodedBytes = 0;
+        let timer: NodeJS.Timeout | undefined;
+        const done = () => resolve({ status: res.statusCode ?? 0, encoding, decodedBytes });
+        const gunzip = encoding === 'gzip' ? createGunzip() : undefined;
+        gunzip?.on('data', (chunk: Buffer) => {
+          decodedBytes += chunk.length;
+        });
+        gunzip?.on('end', done);
+        gunzip?.on('error', reject);
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (gunzip) gunzip.write(chunk);
+          else decodedBytes += chunk.length;
+          const ahead = received / bytesPerMs - (Date.now() - began);
+          if (ahead > 5 && !timer) {
+            res.pause();
+            timer = setTimeout(() => {
+              timer = undefined;
+              res.resume();
+            }, ahead);
+          }
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          if (gunzip) gunzip.end();
+          else done();
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 interface Check {
+  /** What MEMORY_CHECKS names it by. */
+  id: string;
   name: string;
   run(server: RunningServer): Promise<string | undefined>;
 }
@@ -82,6 +143,7 @@ interface Check {
 const bytes = mib * 1024 * 1024;
 const checks: Check[] = [
   {
+    id: 'upload',
     name: `upload ${mib} MiB POST to PHP (php://input in chunks)`,
     async run(server) {
       const r = await runUploads(server.port, '/upload.php', { count: 1, concurrency: 1, bytes });
@@ -89,6 +151,7 @@ const checks: Check[] = [
     },
   },
   {
+    id: 'stream',
     name: `stream  ${mib} MiB written by PHP, read at ${rate} MiB/s`,
     async run(server) {
       const r = await slowGet(server.port, `/stream.php?mib=${mib}`, rate);
@@ -97,6 +160,19 @@ const checks: Check[] = [
     },
   },
   {
+    id: 'gzip',
+    name: `gzip    ${mib} MiB of text written by PHP, compressed, read at ${rate} MiB/s`,
+    async run(server) {
+      const r = await slowGzipGet(server.port, `/stream.php?text=1&mib=${mib}`, rate);
+      if (r.status !== 200) return `answered ${r.status}`;
+      // koa-lighty must compress it; the others are measured as they answer (say so if not).
+      if (r.encoding !== 'gzip' && server.spec.kind === 'koa-lighty') return 'the answer was not compressed';
+      if (r.encoding !== 'gzip') log(`${server.spec.id} sent the gzip check's answer uncompressed`);
+      return r.decodedBytes >= bytes ? undefined : `only ${r.decodedBytes} of ${bytes} bytes arrived`;
+    },
+  },
+  {
+    id: 'send-file',
     name: `send-file ${mib} MiB by X-LIGHTTPD-send-file, read at ${rate} MiB/s`,
     async run(server) {
       const r = await slowGet(server.port, '/sendfile.php?f=1g', rate);
@@ -111,8 +187,15 @@ async function main(): Promise<number> {
   const spec = ALL_SERVERS.find((s) => s.id === serverId);
   if (!spec)
     throw new Error(`MEMORY_SERVER: unknown ${serverId} (known: ${ALL_SERVERS.map((s) => s.id).join(', ')})`);
-  log(`writing a ${mib} MiB file for send-file; each check takes about ${Math.ceil(mib / rate)} s at most`);
-  const site = await createSite({ bigFiles: [{ name: '1g.bin', bytes }] });
+  const unknown = only?.filter((id) => !checks.some((check) => check.id === id));
+  if (unknown?.length)
+    throw new Error(
+      `MEMORY_CHECKS: unknown ${unknown.join(', ')} (known: ${checks.map((c) => c.id).join(', ')})`,
+    );
+  const sendFile = !only || only.includes('send-file');
+  if (sendFile) log(`writing a ${mib} MiB file for send-file`);
+  log(`each check takes about ${Math.ceil(mib / rate)} s at most`);
+  const site = await createSite({ bigFiles: sendFile ? [{ name: '1g.bin', bytes }] : [] });
   onInterrupt(site.remove);
   const php = await startPhp(4);
   let server: RunningServer;
@@ -132,8 +215,10 @@ async function main(): Promise<number> {
       if (wrong) log(`warm-up ${w.id}: ${wrong}`);
     }
     await slowGet(server.port, '/stream.php?mib=4', 1000);
+    await slowGzipGet(server.port, '/stream.php?text=1&mib=4', 1000);
     console.log(`${spec.label}: RSS growth per ${mib} MiB transfer (limit ${limit} MiB)`);
     for (const check of checks) {
+      if (only && !only.includes(check.id)) continue;
       const rss = sampleRss(server.pid);
       const before = rss.now();
       const began = Date.now();

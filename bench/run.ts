@@ -4,7 +4,7 @@
 //   BENCH_ROUNDS=3  BENCH_SECONDS=5  BENCH_WARMUP=2  BENCH_CONNECTIONS=32  BENCH_THREADS=2
 //   BENCH_UPLOADS=6   100 MiB uploads per server and round (2 at a time)
 //   BENCH_QUICK=1     1 round, 2 s, 1 s warm-up, 2 uploads: to see that everything works
-//   BENCH_SERVERS=koa-lighty,koa-lighty-w2,lighttpd,nginx   BENCH_WORKLOADS=hello,static-1k,...
+//   BENCH_SERVERS=koa-lighty,koa-lighty-w2,lighttpd,nginx   BENCH_WORKLOADS=hello,static-1k,static-1k-gzip,...
 //   BENCH_PROFILE=1   koa-lighty runs with --cpu-prof into bench/results/profiles
 // Writes bench/results/<date>.md (the tables, also printed), <date>.svg (the chart) and
 // bench/results/raw/<date-time>.json (every sample and wrk's own output).
@@ -125,8 +125,8 @@ async function main(): Promise<void> {
             };
             try {
               if (w.driver === 'wrk') {
-                await runWrk(url, { ...settings, seconds: settings.warmup });
-                const r = await runWrk(url, settings);
+                await runWrk(url, { ...settings, seconds: settings.warmup, headers: w.headers });
+                const r = await runWrk(url, { ...settings, headers: w.headers });
                 const peak = rss.stop();
                 record(r.rps, r, peak);
                 log(

@@ -16,14 +16,20 @@ const args = new Set(process.argv.slice(2));
 const quiet = args.has('--quiet');
 const say = (line) => console.error(`setup: ${line}`);
 
-/** Debian packages by the binary that proves each is installed. */
+/**
+ * Debian packages by what proves each is installed: a binary on PATH, or (for a lighttpd
+ * module, which has none) the module's file.
+ */
 const debian = [{ bin: 'php-cgi', pkg: 'php-cgi' }];
+// The oracle's mod_deflate is packaged apart from lighttpd itself.
+const modDeflate = { file: '/usr/lib/lighttpd/mod_deflate.so', pkg: 'lighttpd-mod-deflate' };
 if (args.has('--for-tests')) {
   debian.push(
     { bin: 'memcached', pkg: 'memcached' },
     { bin: 'lighttpd', pkg: 'lighttpd' },
     { bin: 'chromium', pkg: 'chromium' },
   );
+  debian.push(modDeflate);
 }
 if (args.has('--for-bench')) {
   debian.push(
@@ -31,7 +37,10 @@ if (args.has('--for-bench')) {
     { bin: 'nginx', pkg: 'nginx-light' },
     { bin: 'wrk', pkg: 'wrk' },
   );
+  debian.push(modDeflate);
 }
+
+const installed = (d) => (d.file ? existsSync(d.file) : onPath(d.bin));
 
 function onPath(bin) {
   for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
@@ -41,7 +50,7 @@ function onPath(bin) {
 }
 
 function installDebian() {
-  const missing = [...new Set(debian.filter((d) => !onPath(d.bin)).map((d) => d.pkg))];
+  const missing = [...new Set(debian.filter((d) => !installed(d)).map((d) => d.pkg))];
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {

@@ -33,9 +33,10 @@ export { SpoolFailed } from './http/spool.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
+export { type CompressOptions, compress, DEFAULT_COMPRESS_MIMETYPES } from './middleware/compress.js';
 export { type DirListingOptions, dirListing } from './middleware/dir-listing.js';
 export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';
-export { lighttpdErrors } from './middleware/errors.js';
+export { afterErrorPage, lighttpdErrors } from './middleware/errors.js';
 export { type EvhostOptions, evhost } from './middleware/evhost.js';
 export { type ExpiresOptions, expires, parseExpireExpression } from './middleware/expire.js';
 export {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { ServerKind } from './servers.js';
 import { type Site, secdownloadPath } from './site.js';
 
@@ -11,8 +12,13 @@ export interface Workload {
   driver: 'wrk' | 'upload';
   /** The URL path each server is driven with. */
   path(kind: ServerKind): string;
-  /** What a correct answer is: checked once per server and round before the load. */
-  expect: { bytes?: number; contains?: string };
+  /** Request headers sent with every request (wrk's -H), such as Accept-Encoding. */
+  headers?: Record<string, string>;
+  /**
+   * What a correct answer is: checked once per server and round before the load. `encoding`:
+   * the Content-Encoding it must have; `bytes` then counts the body once decoded.
+   */
+  expect: { bytes?: number; contains?: string; encoding?: 'gzip' };
   /** A few words under the chart panel's title, when a bar is not what its label says. */
   chartNote?: string;
   /** A note on a server that does something different in this workload. */
@@ -73,6 +79,16 @@ export function workloads(site: Site): Workload[] {
       expect: { bytes: 1024 },
     },
     {
+      id: 'static-1k-gzip',
+      title: 'static 1 KiB text, gzip',
+      measures: 'a 1 KiB text file asked for with Accept-Encoding: gzip (mod_deflate, no cache-dir)',
+      driver: 'wrk',
+      path: () => '/static/1k.txt',
+      headers: { 'Accept-Encoding': 'gzip' },
+      expect: { bytes: 1024, encoding: 'gzip' },
+      note: { nginx: 'gzip on (ngx_http_gzip_module)' },
+    },
+    {
       id: 'upload-100m',
       title: 'upload 100 MiB',
       measures: 'a 100 MiB POST read by PHP from php://input in 64 KiB chunks (MiB/s, 2 at a time)',
@@ -103,15 +119,27 @@ export function probe(port: number, workload: Workload, kind: ServerKind): Promi
         agent: false,
         headers: isUpload
           ? { 'content-type': 'application/octet-stream', 'content-length': body!.length }
-          : {},
+          : (workload.headers ?? {}),
         timeout: 30000,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const got = Buffer.concat(chunks);
+          let got = Buffer.concat(chunks);
           if (res.statusCode !== 200) return resolve(`${path} answered ${res.statusCode}`);
+          const encoding = workload.expect.encoding;
+          if (encoding && res.headers['content-encoding'] !== encoding)
+            return resolve(
+              `${path} answered with Content-Encoding ${res.headers['content-encoding'] ?? 'none'}`,
+            );
+          if (encoding) {
+            try {
+              got = gunzipSync(got);
+            } catch (err) {
+              return resolve(`${path}: the gzip body does not decode: ${(err as Error).message}`);
+            }
+          }
           if (workload.expect.bytes !== undefined && got.length !== workload.expect.bytes)
             return resolve(`${path} sent ${got.length} bytes, not ${workload.expect.bytes}`);
           const contains = isUpload ? String(body!.length) : workload.expect.contains;
@@ -142,6 +170,8 @@ export interface WrkOptions {
   threads: number;
   connections: number;
   seconds: number;
+  /** Request headers (`-H name: value`). */
+  headers?: Record<string, string>;
 }
 
 export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
@@ -152,6 +182,7 @@ export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
     '--timeout',
     '10s',
     '--latency',
+    ...Object.entries(options.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
     url,
   ];
   return new Promise((resolve, reject) => {

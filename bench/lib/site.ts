@@ -11,7 +11,7 @@ export const ROOT = join(BENCH_DIR, '..');
 
 /**
  * The files every server serves, in one temp dir:
- *   www/      document root: the PHP scripts of bench/fixtures and static/1k.bin
+ *   www/      document root: the PHP scripts of bench/fixtures, static/1k.bin and static/1k.txt
  *   files/    send-file and secdownload directory (outside the document root): 1k.bin, 1m.bin
  */
 export interface Site {
@@ -36,6 +36,7 @@ export async function createSite(
   // Random bytes, so nobody's compression or caching of repeated patterns flatters anyone.
   const oneK = randomBytes(1024);
   await writeFile(join(docroot, 'static', '1k.bin'), oneK);
+  await writeFile(join(docroot, 'static', '1k.txt'), textKiB());
   await writeFile(join(files, '1k.bin'), oneK);
   await writeFile(join(files, '1m.bin'), randomBytes(1 << 20));
   for (const big of options.bigFiles ?? []) await writeSparseFree(join(files, big.name), big.bytes);
@@ -46,6 +47,29 @@ export async function createSite(
     secret: randomBytes(12).toString('hex'),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** Words in a random order: 1 KiB of text that compresses like prose (about 2:1), not like one repeated line. */
+export function textKiB(): Buffer {
+  const words = [
+    'server',
+    'request',
+    'the',
+    'file',
+    'answer',
+    'php',
+    'of',
+    'a',
+    'header',
+    'client',
+    'and',
+    'body',
+  ];
+  const picks = randomBytes(1024);
+  let text = '';
+  for (let i = 0; text.length < 1024; i++)
+    text += `${words[picks[i]! % words.length]}${i % 12 === 11 ? '\n' : ' '}`;
+  return Buffer.from(text.slice(0, 1024));
 }
 
 /** A big file of real (non-sparse) bytes, written 1 MiB at a time. */

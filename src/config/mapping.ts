@@ -54,7 +54,12 @@ export function serverSettings(r: OptionReader): ServerSettings {
 }
 
 export function mimeAssign(r: OptionReader): Array<[string, string]> {
-  return r.pairs('mimetype.assign');
+  // lighttpd 1.4.69 (configfile.c) sends a ".js" => "application/javascript" entry as text/javascript.
+  return r
+    .pairs('mimetype.assign')
+    .map(([suffix, type]) =>
+      suffix === '.js' && type === 'application/javascript' ? [suffix, 'text/javascript'] : [suffix, type],
+    );
 }
 
 export function accessRule(r: OptionReader) {

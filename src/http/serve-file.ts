@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { respondWithError } from './error-page.js';
 import { type FileInfo, smallFileContent } from './file-info.js';
 import { FileStream } from './file-stream.js';
+import { markWholeFile } from './whole-file.js';
 
 /**
  * Sends one regular file the way lighttpd's mod_staticfile does (spec 1.4): validators,
@@ -75,16 +76,17 @@ async function sendWholeFile(ctx: Context, file: FileInfo): Promise<void> {
   const small = file.content ?? (await smallFileContent(file));
   if (small) {
     ctx.body = small;
-    return;
+  } else {
+    ctx.length = file.size;
+    // The length sent is the length stat saw, even if the file grows meanwhile; a file that
+    // shrinks cuts the connection (FileStream).
+    ctx.body = new FileStream(file.path, 0, file.size - 1, ctx.res);
   }
-  ctx.length = file.size;
-  // The length sent is the length stat saw, even if the file grows meanwhile; a file that
-  // shrinks cuts the connection (FileStream).
-  ctx.body = new FileStream(file.path, 0, file.size - 1, ctx.res);
+  markWholeFile(ctx, file);
 }
 
 /** 304 keeps Content-Type, ETag and Last-Modified (lighttpd does; Koa would drop the type). */
-function notModified(ctx: Context, contentType: string | undefined): void {
+export function notModified(ctx: Context, contentType: string | undefined): void {
   ctx.status = 304;
   ctx.body = null;
   if (!contentType) return;

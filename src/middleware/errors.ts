@@ -30,10 +30,37 @@ export function lighttpdErrors(options: LighttpdErrorsOptions = {}): Middleware 
         return;
       }
       // A stage that asked for the connection to close (a broken request head) still gets that.
-      return respondWithError(ctx, status, ['Connection']);
+      respondWithError(ctx, status, ['Connection']);
+      return finishErrorPage(ctx);
     }
-    if (ctx.status >= 400 && ctx.body == null && !ctx.headerSent) respondWithError(ctx, ctx.status);
+    if (ctx.status >= 400 && ctx.body == null && !ctx.headerSent) {
+      respondWithError(ctx, ctx.status);
+      return finishErrorPage(ctx);
+    }
   };
+}
+
+type PageHook = (ctx: Context) => Promise<void> | void;
+const pageHooks = new WeakMap<object, PageHook[]>();
+
+/**
+ * For a response-side stage between this one and the stages below it that must act on the
+ * page made here, as lighttpd's response_start hooks see the error page the core made first
+ * (mod_deflate compresses it): the stage lets the error (or the empty error status) pass and
+ * asks to be called once the page is there.
+ */
+export function afterErrorPage(ctx: Context, hook: PageHook): void {
+  const hooks = pageHooks.get(ctx.response);
+  if (hooks) hooks.push(hook);
+  else pageHooks.set(ctx.response, [hook]);
+}
+
+async function finishErrorPage(ctx: Context): Promise<void> {
+  const hooks = pageHooks.get(ctx.response);
+  if (!hooks) return;
+  pageHooks.delete(ctx.response);
+  // Innermost stage first, as the page travels outwards.
+  for (const hook of hooks) await hook(ctx);
 }
 
 /** The status an error carries, if it is an HTTP error status. */

@@ -9,6 +9,7 @@ import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
+import { modDeflate } from './mod-deflate.js';
 import { modDirlisting } from './mod-dirlisting.js';
 import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
@@ -27,6 +28,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modAccesslog,
   // response_start (the core's error handling last, innermost of the response side)
   modExpire,
+  modDeflate,
   coreErrorHandler,
   // uri_raw
   modRewrite,

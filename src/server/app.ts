@@ -22,6 +22,7 @@ import { lighttpdErrors } from '../middleware/errors.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
 import { usesConditionCaptures } from '../middleware/rule-substitution.js';
 import type { BuildContext } from '../modules/descriptor.js';
+import { mapModCompress } from '../modules/mod-deflate.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
 import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
@@ -44,6 +45,9 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   const config = parseConfigFile(file, { env: options.env });
   const global = readerFor(config, []);
   const server = serverSettings(global);
+  // lighttpd 1.4.69 loads mod_deflate for mod_compress (and says so) before anything else.
+  const compat = mapModCompress(server.modules, config);
+  server.modules = compat.modules;
   if (!existsSync(server.documentRoot) || !statSync(server.documentRoot).isDirectory()) {
     throw global.error('server.document-root', `${server.documentRoot} is not a directory`);
   }
@@ -51,6 +55,7 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
   const warnings = [
+    ...(compat.warning ? [compat.warning] : []),
     ...unsupported(config, server),
     ...moduleWarnings(readers, server.modules),
     ...constructionWarnings(readers, server.modules),
