@@ -8,6 +8,7 @@ import { coreErrorHandler } from './core-error-handler.js';
 import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
+import { modAuth } from './mod-auth.js';
 import { modAlias } from './mod-alias.js';
 import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
@@ -28,6 +29,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   coreErrorHandler,
   // uri_clean
   modAccess,
+  modAuth,
   modRedirect,
   modTriggerB4Dl,
   modSetenv,
