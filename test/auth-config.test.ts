@@ -32,10 +32,16 @@ function refusal(file: string): ConfigError {
   return error;
 }
 
-const REQUIRE = 'auth.require = ( "/admin/" => ( "method" => "basic", "realm" => "r", "require" => "valid-user" ) )';
+const REQUIRE =
+  'auth.require = ( "/admin/" => ( "method" => "basic", "realm" => "r", "require" => "valid-user" ) )';
 
 test('auth.require in a block refuses to start at its line', (t) => {
-  const file = conf(['server.modules += ( "mod_auth" )', '$HTTP["host"] == "a.example" {', `  ${REQUIRE}`, '}']);
+  const file = conf([
+    'server.modules += ( "mod_auth" )',
+    '$HTTP["host"] == "a.example" {',
+    `  ${REQUIRE}`,
+    '}',
+  ]);
   const error = refusal(file);
   t.is(error.file, file);
   t.is(error.line, 4);
