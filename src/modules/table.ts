@@ -10,6 +10,7 @@ import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
 import { modAuth } from './mod-auth.js';
+import { modAuthnFile } from './mod-authn-file.js';
 import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
@@ -30,6 +31,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   // uri_clean
   modAccess,
   modAuth,
+  modAuthnFile,
   modRedirect,
   modTriggerB4Dl,
   modSetenv,
