@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'koa';
 import { respondWithError } from '../http/error-page.js';
 
@@ -9,6 +10,20 @@ export function unauthorized(ctx: Context, challenge: string | string[] | undefi
   respondWithError(ctx, 401);
   if (challenge !== undefined) ctx.set('WWW-Authenticate', challenge);
   if (close) ctx.set('Connection', 'close');
+}
+
+/**
+ * Wrong credentials: lighttpd 1.4.69 holds such an answer back until its next one-second tick
+ * (server.feature-flags "auth.delay-invalid-creds", on by default), then closes the connection,
+ * so that guessing passwords is slow. Here the answer waits for the next full second too.
+ */
+export async function invalidCredentials(
+  ctx: Context,
+  challenge: string | string[],
+  delay: boolean,
+): Promise<void> {
+  if (delay) await sleep(1000 - (Date.now() % 1000));
+  unauthorized(ctx, challenge, true);
 }
 
 /** A credential lighttpd cannot parse. */

@@ -4,6 +4,7 @@ import {
   badRequest,
   clientAddress,
   hasScheme,
+  invalidCredentials,
   misconfigured,
   printable,
   unauthorized,
@@ -19,7 +20,8 @@ import type { AuthContext, CompiledRule } from './auth.js';
  *   base64 (1 KiB decoded): 401 with `WWW-Authenticate: Basic realm="…", charset="UTF-8"`;
  * - base64 that does not decode, or no `:` in it: 400;
  * - an unknown user, a wrong password, or a user `require` does not name: 401, logged with the
- *   user name (never the password), and the connection is closed.
+ *   user name (never the password), held back until the next full second, and the connection
+ *   is closed.
  */
 const MAX_BASE64 = 1363;
 
@@ -73,7 +75,8 @@ export async function checkBasic(ctx: Context, rule: CompiledRule, auth: AuthCon
         'mod_auth',
         `password doesn't match for ${printable(path)} username: ${printable(user)} IP: ${clientAddress(ctx)}`,
       );
-      return deny(ctx, challenge, true);
+      await invalidCredentials(ctx, challenge, auth.delayInvalid);
+      return false;
     }
   } finally {
     password.fill(0);
@@ -84,7 +87,7 @@ export async function checkBasic(ctx: Context, rule: CompiledRule, auth: AuthCon
   return true;
 }
 
-function deny(ctx: Context, challenge: string, close = false): false {
-  unauthorized(ctx, challenge, close);
+function deny(ctx: Context, challenge: string): false {
+  unauthorized(ctx, challenge);
   return false;
 }

@@ -5,6 +5,7 @@ import {
   badRequest,
   clientAddress,
   hasScheme,
+  invalidCredentials,
   misconfigured,
   printable,
   unauthorized,
@@ -27,8 +28,8 @@ import type { AuthContext, CompiledRule } from './auth.js';
  * 3. another realm, or an algorithm the rule does not offer: 401 (a fresh challenge);
  * 4. a nonce older than 10 minutes, from the future, or without a time: 401 with
  *    `stale=true`, so the browser retries without asking the user again;
- * 5. an unknown user or a wrong response: 401, logged with the user name, connection closed;
- *    a user `require` does not name: 401.
+ * 5. an unknown user or a wrong response: 401, logged with the user name, held back until the
+ *    next full second, connection closed; a user `require` does not name: 401.
  * A nonce older than 9 minutes gets `Authentication-Info: nextnonce="…"` with the answer.
  * As in lighttpd, nonce counts are not tracked: a captured header works again for the same
  * URI while its nonce lasts (use HTTPS).
@@ -106,7 +107,10 @@ export async function checkDigest(ctx: Context, rule: CompiledRule, auth: AuthCo
   let secret = cache?.digest(rule, cacheKey);
   if (!secret) {
     secret = await backend.digest({ user: key, realm, algorithm, userhash });
-    if (!secret) return deny(ctx, challenge(), true);
+    if (!secret) {
+      await invalidCredentials(ctx, challenge(), auth.delayInvalid);
+      return false;
+    }
     cache?.rememberDigest(rule, cacheKey, secret);
   }
 
@@ -121,7 +125,8 @@ export async function checkDigest(ctx: Context, rule: CompiledRule, auth: AuthCo
       'mod_auth',
       `digest: auth failed for ${printable(secret.user)}: wrong password, IP: ${clientAddress(ctx)}`,
     );
-    return deny(ctx, challenge(), true);
+    await invalidCredentials(ctx, challenge(), auth.delayInvalid);
+    return false;
   }
   if (!allowsUser(rule.require, secret.user)) return deny(ctx, challenge());
 
@@ -146,8 +151,8 @@ export function digestChallenge(rule: CompiledRule, now: number, staleAlgorithm 
   return lines;
 }
 
-function deny(ctx: Context, challenge: string[], close = false): false {
-  unauthorized(ctx, challenge, close);
+function deny(ctx: Context, challenge: string[]): false {
+  unauthorized(ctx, challenge);
   return false;
 }
 

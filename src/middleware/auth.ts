@@ -67,6 +67,11 @@ export interface AuthOptions {
   /** Compare paths without regard to ASCII case (server.force-lowercase-filenames). */
   caseInsensitive?: boolean;
   log?: Logger;
+  /**
+   * Hold back the answer to wrong credentials until the next full second (default true), as
+   * lighttpd's "auth.delay-invalid-creds" does: password guessing gets slow.
+   */
+  delayInvalidCredentials?: boolean;
   /** Seconds since the epoch (for nonces); tests may fix it. */
   now?: () => number;
 }
@@ -89,6 +94,7 @@ export interface AuthContext {
   cache?: AuthCache;
   log: Logger;
   now: () => number;
+  delayInvalid: boolean;
 }
 
 const METHODS = new Set<string>(['basic', 'digest', 'extern']);
@@ -104,6 +110,7 @@ export function authRequire(options: AuthOptions): Middleware {
     cache: options.cache ? new AuthCache(cacheMaxAge(options.cache)) : undefined,
     log,
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
+    delayInvalid: options.delayInvalidCredentials ?? true,
   };
   const fold = options.caseInsensitive
     ? (s: string) => s.replace(/[A-Z]+/g, (c) => c.toLowerCase())
@@ -137,6 +144,7 @@ export interface BasicAuthOptions {
   /** With an htdigest file: the algorithm of its digests (default MD5). */
   algorithm?: string;
   cache?: AuthOptions['cache'];
+  delayInvalidCredentials?: boolean;
   log?: Logger;
 }
 
@@ -163,6 +171,7 @@ export interface DigestAuthOptions {
   nonceSecret?: string;
   userhash?: boolean;
   cache?: AuthOptions['cache'];
+  delayInvalidCredentials?: boolean;
   log?: Logger;
 }
 
