@@ -130,6 +130,14 @@ test('extern and externAuthn: a user an earlier stage vouches for (a TLS client 
   t.is((await rawRequest(served.port, '/basic/x')).status, 401);
 });
 
+test('a rule without a backend answers 500 and says why, as lighttpd', async (t) => {
+  const log = memoryLogger();
+  const served = await app(authRequire({ rules: [{ path: '/', method: 'basic', realm: 'r' }], log }));
+  t.teardown(() => served.close());
+  t.is((await rawRequest(served.port, '/x', basic('alice', 'apr-pass'))).status, 500);
+  t.deepEqual(log.lines, ['(mod_auth) auth.backend not configured for /x']);
+});
+
 test('options that cannot work throw an OptionError when the middleware is made', (t) => {
   const cases: Array<[() => unknown, RegExp]> = [
     [
