@@ -102,7 +102,7 @@ auth.backend.plain.userfile = "${root}/plain"
 auth.backend.htdigest.userfile = "${root}/htdigest"
 auth.require = (
   "/basic/" => ( "method" => "basic", "realm" => "Basic area", "require" => "valid-user" ),
-  "/users/" => ( "method" => "basic", "realm" => "Some users", "require" => "user=md5-user|user=jäger" ),
+  "/users/" => ( "method" => "basic", "realm" => "Some users, für alle", "require" => "user=md5-user|user=jäger" ),
   "/digest/" => ( "method" => "digest", "realm" => "Protected area", "require" => "valid-user", "algorithm" => "MD5|SHA-256" ),
   "/hd-basic/" => ( "method" => "basic", "realm" => "Protected area", "require" => "valid-user" ),
   "/group/" => ( "method" => "basic", "realm" => "Groups", "require" => "group=admins|user=nobody" ),

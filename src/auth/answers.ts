@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'koa';
-import { respondWithError } from '../http/error-page.js';
+import { errorPageBody, respondWithError } from '../http/error-page.js';
+import { markServerErrorPage } from '../http/response-origin.js';
 
 /**
  * mod_auth's answers: lighttpd's error page with the challenge. A wrong password also ends the
@@ -8,6 +9,11 @@ import { respondWithError } from '../http/error-page.js';
  */
 export function unauthorized(ctx: Context, challenge: string | string[] | undefined, close = false): void {
   respondWithError(ctx, 401);
+  // The page as bytes: Node writes the head together with a string body in that body's
+  // encoding (UTF-8), which would encode a realm's bytes a second time; with a Buffer the
+  // head goes out as the byte string it is.
+  ctx.body = Buffer.from(errorPageBody(401), 'latin1');
+  markServerErrorPage(ctx);
   if (challenge !== undefined) ctx.set('WWW-Authenticate', challenge);
   if (close) ctx.set('Connection', 'close');
 }
