@@ -3,6 +3,7 @@
  * the lighttpd.conf front end. Re-exports only.
  */
 
+export type { BackendName } from './auth/backends.js';
 export { ConfigError } from './config/errors.js';
 export { UnsupportedRegex } from './config/pcre.js';
 export {
@@ -33,6 +34,16 @@ export { SpoolFailed } from './http/spool.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
+export {
+  type AuthMethod,
+  type AuthOptions,
+  type AuthRule,
+  authRequire,
+  type BasicAuthOptions,
+  basicAuth,
+  type DigestAuthOptions,
+  digestAuth,
+} from './middleware/auth.js';
 export { type CompressOptions, compress, DEFAULT_COMPRESS_MIMETYPES } from './middleware/compress.js';
 export { type DirListingOptions, dirListing } from './middleware/dir-listing.js';
 export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';

@@ -26,11 +26,21 @@ export function errorPageBody(status: number): string {
 }
 
 /**
+ * Headers a page replacing this status's answer keeps: lighttpd's http_response_errdoc_init
+ * keeps mod_auth's challenge on a 401, whatever page or error handler then answers.
+ */
+export function errorPageKeeps(status: number): string[] {
+  return status === 401 ? ['WWW-Authenticate'] : [];
+}
+
+/**
  * Answers with a status the server itself decided, and lighttpd's page for it. Headers a
  * stage set before (say an ETag for a file that then failed) do not belong to this answer.
  */
 export function respondWithError(ctx: Context, status: number, keepHeaders: string[] = []): void {
-  const kept = keepHeaders.map((name) => [name, ctx.response.get(name)] as const);
+  const kept = [...keepHeaders, ...errorPageKeeps(status)].map(
+    (name) => [name, ctx.response.get(name)] as const,
+  );
   for (const name of Object.keys(ctx.response.headers)) ctx.response.remove(name);
   for (const [name, value] of kept) if (value) ctx.set(name, value);
   ctx.status = status;

@@ -51,6 +51,13 @@ export interface RequestState extends NormalisedTarget {
    */
   environment?: Array<[name: string, value: string]>;
   /**
+   * The user mod_auth let in (REMOTE_USER; a latin1 byte string, as sent), or one an earlier
+   * stage vouches for (what `method => "extern"` and auth.extern-authn accept).
+   */
+  remoteUser?: string;
+  /** How remoteUser was established: `Basic`, `Digest` (AUTH_TYPE). */
+  authType?: string;
+  /**
    * The error status an error handler answers for (REDIRECT_STATUS); undefined when the
    * request is served as it was asked.
    */

@@ -123,6 +123,9 @@ export function buildCgiParams(ctx: Context, options: CgiParamsOptions): CgiPara
     ['REMOTE_PORT', String(socket.remotePort ?? '')],
   );
   for (const pair of headerVariables(ctx.req.rawHeaders)) params.push(pair);
+  // mod_auth's, first in lighttpd's request environment (mod_setenv's come after them).
+  if (state.remoteUser !== undefined) params.push(['REMOTE_USER', state.remoteUser]);
+  if (state.authType !== undefined) params.push(['AUTH_TYPE', state.authType]);
   // The server's own variables (setenv.*-environment) come last; php-cgi keeps the last of
   // two equal names, so they may override any of the above, as in lighttpd.
   for (const [name, value] of state.environment ?? []) params.push([environmentVariableName(name), value]);

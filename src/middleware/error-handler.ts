@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware, Next } from 'koa';
-import { respondWithError } from '../http/error-page.js';
+import { errorPageKeeps, respondWithError } from '../http/error-page.js';
 import { DEFAULT_MIME_ASSIGN, type MimeAssign, MimeTypes } from '../http/mime.js';
 import { BadRequestTarget } from '../http/request-path.js';
 import { retarget } from '../http/request-state.js';
@@ -97,7 +97,7 @@ export function errorHandler(options: ErrorHandlerOptions): Middleware {
     const ranged = ctx.method === 'GET' || ctx.method === 'HEAD';
     const pass = async (hidden: readonly string[]) => {
       retarget(ctx, uri, status);
-      freshResponse(ctx);
+      freshResponse(ctx, status);
       const method = ctx.method;
       if (asGet) ctx.method = 'GET';
       const restore = hideHeaders(ctx.req, hidden);
@@ -115,7 +115,7 @@ export function errorHandler(options: ErrorHandlerOptions): Middleware {
       // lighttpd parses the handler URI like a request-target: the handler fails with a 400
       // (server.error-handler then sends the original status), and the connection closes.
       log.error('errors', `error handler ${uri}: ${error.message}`);
-      freshResponse(ctx);
+      freshResponse(ctx, status);
       respondWithError(ctx, asGet ? status : 400);
       return true;
     }
@@ -200,11 +200,14 @@ function hasUnreadBody(req: IncomingMessage): boolean {
 }
 
 /**
- * The response as before any stage ran (lighttpd's http_response_errdoc_init): no headers, no
- * body, Koa's implicit 404, so the handler's stages answer as they would a fresh request.
+ * The response as before any stage ran (lighttpd's http_response_errdoc_init): no headers (but
+ * a 401's challenge), no body, Koa's implicit 404, so the handler's stages answer as they would
+ * a fresh request.
  */
-function freshResponse(ctx: Context): void {
+function freshResponse(ctx: Context, status: number): void {
+  const kept = errorPageKeeps(status).map((name) => [name, ctx.response.get(name)] as const);
   for (const name of Object.keys(ctx.response.headers)) ctx.response.remove(name);
+  for (const [name, value] of kept) if (value) ctx.set(name, value);
   ctx.body = undefined;
   ctx.status = 404;
   // Koa's own flags: a status not yet chosen by anyone (a body set later makes it 200), and

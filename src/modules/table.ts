@@ -9,6 +9,8 @@ import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
 import { modAlias } from './mod-alias.js';
+import { modAuth } from './mod-auth.js';
+import { modAuthnFile } from './mod-authn-file.js';
 import { modDeflate } from './mod-deflate.js';
 import { modDirlisting } from './mod-dirlisting.js';
 import { modEvhost } from './mod-evhost.js';
@@ -34,6 +36,8 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modRewrite,
   // uri_clean
   modAccess,
+  modAuth,
+  modAuthnFile,
   modRedirect,
   modTriggerB4Dl,
   modSetenv,

@@ -178,12 +178,15 @@ function requestFacts(
     status: res.statusCode,
     requestHeader: (name) => requestHeader(req, name),
     responseHeader: (name) => responseHeader(ctx, name),
-    // %{NAME}e: the request environment mod_setenv set (setenv.*-environment).
+    // %{NAME}e: the request environment mod_setenv set (setenv.*-environment), and mod_auth's
+    // REMOTE_USER (%u) and AUTH_TYPE.
     env: (name) => {
       const wanted = name.toLowerCase();
       const pairs = state?.environment ?? [];
       for (let i = pairs.length - 1; i >= 0; i--)
         if (pairs[i]![0].toLowerCase() === wanted) return pairs[i]![1];
+      if (wanted === 'remote_user') return state?.remoteUser;
+      if (wanted === 'auth_type') return state?.authType;
       return undefined;
     },
     bytesOut: written,
