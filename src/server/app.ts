@@ -14,6 +14,7 @@ import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
+import { serverScopeWarnings } from '../config/server-limits.js';
 import { MimeTypes } from '../http/mime.js';
 import { requestState } from '../http/request-state.js';
 import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
@@ -50,6 +51,8 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
   const warnings = [
+    ...server.warnings,
+    ...serverScopeWarnings(config),
     ...unsupported(config, server),
     ...moduleWarnings(readers, server.modules),
     ...constructionWarnings(readers, server.modules),

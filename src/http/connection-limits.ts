@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * How long a connection may sit idle, and how many requests it may carry, as lighttpd decides
+ * (connections.c, response.c): idleness is time without a byte, never the length of a request.
+ *
+ * - reading a request's body, and the first request's head: server.max-read-idle;
+ * - once the request is in, while its answer is produced and sent: server.max-write-idle
+ *   (a backend that says nothing for that long counts too, as in lighttpd);
+ * - between requests, and while a later request's head arrives: server.max-keep-alive-idle.
+ *
+ * A connection idle for longer is closed without an answer, as lighttpd closes it, within a
+ * second after the limit (lighttpd looks once a second and closes at the first look past it;
+ * so 0 is "about a second", not "never"). The values
+ * are per request (lighttpd reads them from the request's config, conditions included):
+ * createHttpServer governs every request with the server's values, and a stage can change
+ * them for its request (applyRequestLimits).
+ */
+export interface ConnectionLimits {
+  /**
+   * server.max-keep-alive-requests: the answer to request number N on a connection closes it
+   * when N is more than this (0: every answer closes). lighttpd's default is 1000.
+   */
+  maxKeepAliveRequests: number;
+  /** server.max-keep-alive-idle, in ms (lighttpd: 5 s); 0 turns keep-alive off. */
+  keepAliveIdleMs: number;
+  /** server.max-read-idle, in ms (lighttpd: 60 s). */
+  readIdleMs: number;
+  /** server.max-write-idle, in ms (lighttpd: 360 s). */
+  writeIdleMs: number;
+}
+
+export const LIGHTTPD_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
+  maxKeepAliveRequests: 1000,
+  keepAliveIdleMs: 5_000,
+  readIdleMs: 60_000,
+  writeIdleMs: 360_000,
+});
+
+/**
+ * lighttpd checks idleness once a second and closes at the first check past the limit, so a
+ * connection gets up to a second more; Node's keep-alive timer has the same second of grace
+ * (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER), so a request sent at the last moment is not cut.
+ */
+export const IDLE_GRACE_MS = 1000;
+
+interface Governed {
+  limits: ConnectionLimits;
+  /** This request's number on its connection, from 1. */
+  count: number;
+  /** The request's body has been read (or it has none). */
+  bodyRead: boolean;
+}
+
+const GOVERNED = Symbol('koa-lighty.connection-limits');
+type GovernedRequest = IncomingMessage & { [GOVERNED]?: Governed };
+
+const requestCounts = new WeakMap<Socket, number>();
+
+/** Puts a request (and its connection) under these limits; createHttpServer calls it for each request. */
+export function governRequest(req: IncomingMessage, res: ServerResponse, limits: ConnectionLimits): void {
+  const socket = req.socket;
+  const count = (requestCounts.get(socket) ?? 0) + 1;
+  requestCounts.set(socket, count);
+  const governed: Governed = { limits: { ...limits }, count, bodyRead: !hasBody(req) };
+  (req as GovernedRequest)[GOVERNED] = governed;
+  if (!governed.bodyRead) {
+    // 'end' comes once a stage has read the body; one nobody reads is read idle to the end.
+    req.once('end', () => {
+      governed.bodyRead = true;
+      if (!res.writableFinished) setIdle(socket, governed.limits.writeIdleMs);
+    });
+    closeIfBodyPending(req, res);
+  }
+  // Node's own listener (keep-alive timer, next pipelined answer) was added before the request
+  // was handed out, so this one runs after it and has the last word.
+  res.once('finish', () => afterAnswer(socket, res, governed));
+  apply(socket, res, governed);
+}
+
+/**
+ * This request's own values (a lighttpd.conf block's): they replace the server's from now on,
+ * for this request and the keep-alive wait after it.
+ */
+export function applyRequestLimits(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limits: Partial<ConnectionLimits>,
+): void {
+  const governed = (req as GovernedRequest)[GOVERNED];
+  if (governed) {
+    Object.assign(governed.limits, limits);
+    apply(req.socket, res, governed);
+  } else {
+    governRequest(req, res, { ...LIGHTTPD_CONNECTION_LIMITS, ...limits });
+  }
+}
+
+function apply(socket: Socket, res: ServerResponse, governed: Governed): void {
+  const { limits, count } = governed;
+  // Node then writes `Connection: close` and ends the connection after the answer.
+  if (!res.headersSent && (limits.keepAliveIdleMs === 0 || count > limits.maxKeepAliveRequests))
+    res.shouldKeepAlive = false;
+  setIdle(socket, governed.bodyRead ? limits.writeIdleMs : limits.readIdleMs);
+}
+
+/**
+ * An answer that goes out before its request's body has all arrived (a POST to a static file)
+ * ends the connection, as lighttpd's does (response.c): the rest of the body is not waited for.
+ * Checked when the head is written; Node's implicit head goes through writeHead too.
+ */
+function closeIfBodyPending(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function writeHeadClosingEarly(this: ServerResponse, ...args: unknown[]) {
+    if (!req.complete) this.shouldKeepAlive = false;
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+}
+
+function afterAnswer(socket: Socket, res: ServerResponse, governed: Governed): void {
+  // Closing, or the next pipelined answer is already on its way (its request governs).
+  const pending = (socket as Socket & { _httpMessage?: unknown })._httpMessage;
+  if (socket.destroyed || !socket.writable || pending || !res.shouldKeepAlive) return;
+  setIdle(socket, governed.limits.keepAliveIdleMs);
+}
+
+function setIdle(socket: Socket, ms: number): void {
+  if (!socket.destroyed) socket.setTimeout(ms + IDLE_GRACE_MS);
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > 0;
+}
