@@ -24,8 +24,11 @@ export {
   WriteTimeout,
 } from './fastcgi/errors.js';
 export { BadHost } from './http/authority.js';
+export { ByteBudget } from './http/bandwidth.js';
+export { type ConnectionLimits, LIGHTTPD_CONNECTION_LIMITS } from './http/connection-limits.js';
 export { FileError } from './http/file-info.js';
 export { FileShrunkError } from './http/file-stream.js';
+export { RequestTooLarge } from './http/limits.js';
 export { DEFAULT_MIME_ASSIGN, MimeTypes } from './http/mime.js';
 export { BadRequestTarget } from './http/request-path.js';
 export { type RequestState, requestState } from './http/request-state.js';
@@ -33,6 +36,8 @@ export { SpoolFailed } from './http/spool.js';
 export { defaultLogger, type Logger, memoryLogger, streamLogger } from './log.js';
 export { type AccessDenyOptions, accessDeny } from './middleware/access.js';
 export { alias } from './middleware/alias.js';
+export { type BandwidthOptions, bandwidth } from './middleware/bandwidth.js';
+export { type ConnectionLimitsOptions, connectionLimits } from './middleware/connection-limits.js';
 export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';
 export { lighttpdErrors } from './middleware/errors.js';
 export { type EvhostOptions, evhost } from './middleware/evhost.js';
@@ -44,8 +49,10 @@ export {
   type FastCgiOptions,
   fastcgi,
 } from './middleware/fastcgi.js';
+export { noRangeRequests } from './middleware/range-requests.js';
 export { type RedirectOptions, redirect } from './middleware/redirect.js';
 export { BadRequestHead, requestHead } from './middleware/request-head.js';
+export { type RequestSizeLimitOptions, requestSizeLimit } from './middleware/request-size.js';
 export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
 export { type NameValues, type SetenvOptions, setenv } from './middleware/setenv.js';
