@@ -20,6 +20,8 @@ writeFileSync(join(root, 'long.txt'), 'kept for long\n');
 writeFileSync(join(root, 'short.txt'), 'kept briefly\n');
 // Larger than what the kernel's buffers on both ends hold, so a client that reads nothing stalls it.
 writeFileSync(join(root, 'large.bin'), Buffer.alloc(48 * 1024 * 1024, 'x'));
+// Silent for longer than every idle limit of the config below, before and within its answer.
+writeFileSync(join(root, 'think.php'), '<?php sleep(3); echo "thought\\n"; flush(); sleep(3); echo "done\\n";');
 for (const name of ['upload.php', 'echo.php'])
   writeFileSync(join(root, name), '<?php echo "read=", strlen(file_get_contents("php://input")), "\\n";');
 
@@ -114,6 +116,31 @@ test('server.max-write-idle: a client that stops reading is given up on', async 
     stalled.socket.resume();
     t.true(await eventually(() => stalled.closed, 20_000), name);
     t.true(stalled.bytes < 48 * 1024 * 1024, `${name}: ${stalled.bytes} bytes`);
+  }
+});
+
+test('a script that thinks for longer than max-read-idle and max-write-idle is not cut', async (t) => {
+  const answers = await Promise.all(
+    idle!.servers.map(async ([name, port]) => {
+      const c = await open(t, port);
+      c.get('/think.php', ['Connection: close']);
+      t.true(await eventually(() => c.closed, 30_000), name);
+      return c.responses()[0];
+    }),
+  );
+  for (const answer of answers) {
+    t.is(answer?.status, 200);
+    t.is(answer?.body.toString(), 'thought\ndone\n');
+  }
+});
+
+test('an answer sent before the whole body has come closes the connection', async (t) => {
+  for (const [name, port] of idle!.servers) {
+    const c = await open(t, port);
+    c.write('POST /short.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nthe first bytes');
+    t.true(await eventually(() => c.responses().length === 1, 10_000), name);
+    t.is(c.responses()[0]!.headers['connection'], 'close', name);
+    t.true(await eventually(() => c.closed, 10_000), name);
   }
 });
 

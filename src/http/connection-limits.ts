@@ -6,8 +6,9 @@ import type { Socket } from 'node:net';
  * (connections.c, response.c): idleness is time without a byte, never the length of a request.
  *
  * - reading a request's body, and the first request's head: server.max-read-idle;
- * - once the request is in, while its answer is produced and sent: server.max-write-idle
- *   (a backend that says nothing for that long counts too, as in lighttpd);
+ * - once the request is in, while its answer is sent: server.max-write-idle, counted only
+ *   while there are bytes the client does not take (a backend that thinks for long is not
+ *   cut, as lighttpd does not cut it);
  * - between requests, and while a later request's head arrives: server.max-keep-alive-idle.
  *
  * A connection idle for longer is closed without an answer, as lighttpd closes it, within a
@@ -56,15 +57,26 @@ interface Governed {
 const GOVERNED = Symbol('koa-lighty.connection-limits');
 type GovernedRequest = IncomingMessage & { [GOVERNED]?: Governed };
 
-const requestCounts = new WeakMap<Socket, number>();
+interface ConnectionState {
+  requests: number;
+  /** The request whose answer is under way (for idleTimeout). */
+  current?: { governed: Governed; res: ServerResponse };
+}
+
+const connections = new WeakMap<Socket, ConnectionState>();
 
 /** Puts a request (and its connection) under these limits; createHttpServer calls it for each request. */
 export function governRequest(req: IncomingMessage, res: ServerResponse, limits: ConnectionLimits): void {
   const socket = req.socket;
-  const count = (requestCounts.get(socket) ?? 0) + 1;
-  requestCounts.set(socket, count);
+  let connection = connections.get(socket);
+  if (!connection) {
+    connection = { requests: 0 };
+    connections.set(socket, connection);
+  }
+  const count = ++connection.requests;
   const governed: Governed = { limits: { ...limits }, count, bodyRead: !hasBody(req) };
   (req as GovernedRequest)[GOVERNED] = governed;
+  connection.current = { governed, res };
   if (!governed.bodyRead) {
     // 'end' comes once a stage has read the body; one nobody reads is read idle to the end.
     req.once('end', () => {
@@ -116,6 +128,19 @@ function closeIfBodyPending(req: IncomingMessage, res: ServerResponse): void {
     if (!req.complete) this.shouldKeepAlive = false;
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as ServerResponse['writeHead'];
+}
+
+/**
+ * What to do with a connection whose idle timer fired (createHttpServer's 'timeout'): close it,
+ * unless an answer is under way and only waits for its maker (PHP thinking, or pausing between
+ * two writes). lighttpd counts server.max-write-idle only while it has bytes the client does not
+ * take (seen: a script silent for longer than max-write-idle and max-read-idle is not cut).
+ */
+export function idleTimeout(socket: Socket): void {
+  const current = connections.get(socket)?.current;
+  const answering = current?.governed.bodyRead && !current.res.writableFinished;
+  if (answering && socket.writableLength === 0) return;
+  socket.destroy();
 }
 
 function afterAnswer(socket: Socket, res: ServerResponse, governed: Governed): void {

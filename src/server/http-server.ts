@@ -11,6 +11,7 @@ import {
   type ConnectionLimits,
   governRequest,
   IDLE_GRACE_MS,
+  idleTimeout,
   LIGHTTPD_CONNECTION_LIMITS,
 } from '../http/connection-limits.js';
 import { errorPageBody, reasonPhrase } from '../http/error-page.js';
@@ -83,8 +84,9 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
   server.keepAliveTimeout = limits.keepAliveIdleMs;
   server.timeout = limits.readIdleMs + IDLE_GRACE_MS;
   // An idle connection is closed without a word, as lighttpd closes it (Node would too, but
-  // not when something listens for 'timeout' on a request or response).
-  server.on('timeout', (socket: Duplex) => socket.destroy());
+  // not when something listens for 'timeout' on a request or response), unless its answer is
+  // only waiting for PHP.
+  server.on('timeout', idleTimeout);
   if (options.maxConnections !== undefined && options.maxConnections > 0)
     limitConnections(server, options.maxConnections, log);
   // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
