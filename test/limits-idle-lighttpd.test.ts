@@ -21,7 +21,10 @@ writeFileSync(join(root, 'short.txt'), 'kept briefly\n');
 // Larger than what the kernel's buffers on both ends hold, so a client that reads nothing stalls it.
 writeFileSync(join(root, 'large.bin'), Buffer.alloc(48 * 1024 * 1024, 'x'));
 // Silent for longer than every idle limit of the config below, before and within its answer.
-writeFileSync(join(root, 'think.php'), '<?php sleep(3); echo "thought\\n"; flush(); sleep(3); echo "done\\n";');
+writeFileSync(
+  join(root, 'think.php'),
+  '<?php sleep(3); echo "thought\\n"; flush(); sleep(3); echo "done\\n";',
+);
 for (const name of ['upload.php', 'echo.php'])
   writeFileSync(join(root, name), '<?php echo "read=", strlen(file_get_contents("php://input")), "\\n";');
 

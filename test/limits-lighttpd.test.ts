@@ -98,6 +98,24 @@ test('a chunked body is refused as soon as it passes the limit, without waiting 
   t.deepEqual(view(small.koa), view(small.lighttpd));
 });
 
+test('a client that sends its whole too-large body before reading still gets the 413, without a reset', async (t) => {
+  const body = Buffer.alloc(20 * 1024 * 1024, 'e');
+  for (const [name, port] of pair!.servers) {
+    const c = await RawConnection.open(port);
+    t.teardown(() => c.destroy());
+    let failed: NodeJS.ErrnoException | undefined;
+    c.socket.on('error', (error) => {
+      failed = error;
+    });
+    c.write(`POST /echo.php HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+    // The server shuts its side after the 413 and reads on; a client that only writes sees no error.
+    await new Promise<void>((resolve) => c.socket.write(body, () => resolve()));
+    t.true(await eventually(() => c.closed, 20_000), name);
+    t.is(failed, undefined, `${name}: ${failed?.code}`);
+    t.is(c.responses()[0]?.status, 413, name);
+  }
+});
+
 test("a block's own limit: 4 KiB for ^/big", async (t) => {
   const { lighttpd, koa } = await both(
     `POST /big.php HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3000\r\n\r\n${'d'.repeat(3000)}`,

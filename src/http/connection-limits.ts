@@ -118,16 +118,38 @@ function apply(socket: Socket, res: ServerResponse, governed: Governed): void {
 }
 
 /**
- * An answer that goes out before its request's body has all arrived (a POST to a static file)
- * ends the connection, as lighttpd's does (response.c): the rest of the body is not waited for.
- * Checked when the head is written; Node's implicit head goes through writeHead too.
+ * An answer that goes out before its request's body has all arrived (a POST to a static file,
+ * a 413) ends the connection, as lighttpd's does (response.c): the rest of the body is not
+ * waited for. Checked when the head is written; Node's implicit head goes through writeHead too.
  */
 function closeIfBodyPending(req: IncomingMessage, res: ServerResponse): void {
   const writeHead = res.writeHead;
   res.writeHead = function writeHeadClosingEarly(this: ServerResponse, ...args: unknown[]) {
-    if (!req.complete) this.shouldKeepAlive = false;
+    if (!req.complete) {
+      this.shouldKeepAlive = false;
+      lingerOnClose(req.socket);
+    }
     return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
   } as ServerResponse['writeHead'];
+}
+
+/** lighttpd's HTTP_LINGER_TIMEOUT. */
+const LINGER_MS = 5000;
+
+/**
+ * Closing a connection while the client still sends its body would reset it (the kernel
+ * answers unread data with RST), and a client busy writing can lose the answer it has not read
+ * yet. So, as lighttpd does, only our side is shut once the answer is out, and what the client
+ * still sends is read and dropped (Node drains the unread body) until it closes too, for at
+ * most LINGER_MS. Node ends such a connection with destroySoon(), replaced here.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function lingeringClose(this: Socket) {
+    if (this.writable) this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
 }
 
 /**
