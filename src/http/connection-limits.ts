@@ -83,7 +83,7 @@ export function governRequest(req: IncomingMessage, res: ServerResponse, limits:
       governed.bodyRead = true;
       if (!res.writableFinished) setIdle(socket, governed.limits.writeIdleMs);
     });
-    closeIfBodyPending(req, res);
+    closeIfBodyUnread(req, res, governed);
   }
   // Node's own listener (keep-alive timer, next pipelined answer) was added before the request
   // was handed out, so this one runs after it and has the last word.
@@ -118,14 +118,15 @@ function apply(socket: Socket, res: ServerResponse, governed: Governed): void {
 }
 
 /**
- * An answer that goes out before its request's body has all arrived (a POST to a static file,
- * a 413) ends the connection, as lighttpd's does (response.c): the rest of the body is not
- * waited for. Checked when the head is written; Node's implicit head goes through writeHead too.
+ * An answer that goes out before a stage has read its request's body (a POST to a static file,
+ * a 413) ends the connection, as lighttpd's does (response.c: the body's length is not what it
+ * read), whether the body is all there or not: the rest is not waited for. Checked when the head
+ * is written; Node's implicit head goes through writeHead too.
  */
-function closeIfBodyPending(req: IncomingMessage, res: ServerResponse): void {
+function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse, governed: Governed): void {
   const writeHead = res.writeHead;
   res.writeHead = function writeHeadClosingEarly(this: ServerResponse, ...args: unknown[]) {
-    if (!req.complete) {
+    if (!governed.bodyRead) {
       this.shouldKeepAlive = false;
       lingerOnClose(req.socket);
     }
