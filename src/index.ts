@@ -25,8 +25,11 @@ export {
   WriteTimeout,
 } from './fastcgi/errors.js';
 export { BadHost } from './http/authority.js';
+export { ByteBudget } from './http/bandwidth.js';
+export { type ConnectionLimits, LIGHTTPD_CONNECTION_LIMITS } from './http/connection-limits.js';
 export { FileError } from './http/file-info.js';
 export { FileShrunkError } from './http/file-stream.js';
+export { RequestTooLarge } from './http/limits.js';
 export { DEFAULT_MIME_ASSIGN, MimeTypes } from './http/mime.js';
 export { BadRequestTarget } from './http/request-path.js';
 export { type RequestState, requestState } from './http/request-state.js';
@@ -44,7 +47,9 @@ export {
   type DigestAuthOptions,
   digestAuth,
 } from './middleware/auth.js';
+export { type BandwidthOptions, bandwidth } from './middleware/bandwidth.js';
 export { type CompressOptions, compress, DEFAULT_COMPRESS_MIMETYPES } from './middleware/compress.js';
+export { type ConnectionLimitsOptions, connectionLimits } from './middleware/connection-limits.js';
 export { type DirListingOptions, dirListing } from './middleware/dir-listing.js';
 export { type ErrorHandlerOptions, errorHandler } from './middleware/error-handler.js';
 export { afterErrorPage, lighttpdErrors } from './middleware/errors.js';
@@ -57,8 +62,10 @@ export {
   type FastCgiOptions,
   fastcgi,
 } from './middleware/fastcgi.js';
+export { noRangeRequests } from './middleware/range-requests.js';
 export { type RedirectOptions, redirect } from './middleware/redirect.js';
 export { BadRequestHead, requestHead } from './middleware/request-head.js';
+export { type RequestSizeLimitOptions, requestSizeLimit } from './middleware/request-size.js';
 export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type RewriteOptions, type RewriteRule, type RewriteRules, rewrite } from './middleware/rewrite.js';
 export { RewriteFailed } from './middleware/rewrite-rules.js';

@@ -235,8 +235,8 @@ test('an unsupported option: exactly one warning naming it, and the server still
     args: ['-D'],
     conf:
       `var.e2e = "${E2E}"\ninclude "${join(E2E, 'access.conf')}"\n` +
-      'server.max-keep-alive-idle = 4\n' +
-      '$HTTP["url"] =^ "/sub/" {\n  server.max-keep-alive-idle = 2\n}\n' +
+      'server.error-intercept = "enable"\n' +
+      '$HTTP["url"] =^ "/sub/" {\n  server.error-intercept = "disable"\n}\n' +
       'server.port = PORT\nserver.bind = "127.0.0.1"\n',
   });
   t.teardown(() => server.stop());
@@ -245,7 +245,7 @@ test('an unsupported option: exactly one warning naming it, and the server still
   const mentions = server
     .output()
     .split('\n')
-    .filter((line) => line.includes('server.max-keep-alive-idle'));
+    .filter((line) => line.includes('server.error-intercept'));
   t.is(mentions.length, 1, server.output());
   t.regex(mentions[0]!, /warning/i);
   t.regex(mentions[0]!, /not supported/);

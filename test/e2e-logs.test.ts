@@ -110,7 +110,7 @@ test('server.errorlog: PHP’s error_log() lines and koa-lighty’s warning for 
   const server = await startKoaLighty({
     conf:
       `var.e2e2 = "${E2E2}"\nvar.sockdir = "${logDir}"\ninclude e2e2 + "/site.conf"\ninclude e2e2 + "/php.conf"\n` +
-      `server.errorlog = "${errorLog}"\nserver.max-keep-alive-idle = 4\nserver.port = PORT\nserver.bind = "127.0.0.1"\n`,
+      `server.errorlog = "${errorLog}"\nserver.error-intercept = "enable"\nserver.port = PORT\nserver.bind = "127.0.0.1"\n`,
   });
   t.teardown(() => server.stop());
 
@@ -128,7 +128,7 @@ test('server.errorlog: PHP’s error_log() lines and koa-lighty’s warning for 
   t.is(php.length, 1, text);
   // lighttpd's error log format: "YYYY-MM-DD HH:MM:SS: (source) message".
   t.regex(php[0] ?? '', /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}: \(\S+\) /);
-  const warnings = lines.filter((line) => line.includes('server.max-keep-alive-idle'));
+  const warnings = lines.filter((line) => line.includes('server.error-intercept'));
   t.is(warnings.length, 1, text);
   t.regex(warnings[0] ?? '', /warning/i);
   t.regex(warnings[0] ?? '', /not supported/);

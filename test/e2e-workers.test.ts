@@ -138,11 +138,11 @@ test('--workers 2: start-up warnings go to server.errorlog, each once (not once 
   t.teardown(() => rmSync(sockdir, { recursive: true, force: true }));
   const errorLog = join(sockdir, 'error.log');
   const server = await startKoaLighty({
-    // The secdownload block has no algorithm line (md5, one warning); max-keep-alive-idle is
+    // The secdownload block has no algorithm line (md5, one warning); error-intercept is
     // not supported (one warning).
     conf:
       `var.e2e2 = "${E2E2}"\nvar.sockdir = "${sockdir}"\ninclude e2e2 + "/secdownload.conf"\n` +
-      `server.errorlog = "${errorLog}"\nserver.max-keep-alive-idle = 4\n` +
+      `server.errorlog = "${errorLog}"\nserver.error-intercept = "enable"\n` +
       'server.port = PORT\nserver.bind = "127.0.0.1"\n',
     args: ['--workers', '2'],
   });
@@ -153,10 +153,10 @@ test('--workers 2: start-up warnings go to server.errorlog, each once (not once 
   const count = (needle: string) => text.split('\n').filter((line) => line.includes(needle)).length;
   await eventually(() => {
     text = existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : '';
-    return count('server.max-keep-alive-idle') > 0 && count('secdownload.algorithm') > 0;
+    return count('server.error-intercept') > 0 && count('secdownload.algorithm') > 0;
   });
   await sleep(200);
   text = readFileSync(errorLog, 'utf8');
-  t.is(count('server.max-keep-alive-idle'), 1, `error log:\n${text}\nstdout/stderr:\n${server.output()}`);
+  t.is(count('server.error-intercept'), 1, `error log:\n${text}\nstdout/stderr:\n${server.output()}`);
   t.is(count('secdownload.algorithm'), 1, `error log:\n${text}\nstdout/stderr:\n${server.output()}`);
 });

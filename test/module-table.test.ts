@@ -28,7 +28,11 @@ test('stages follow the hooks, then server.modules; built-in modules come last i
     names(['mod_redirect', 'mod_fastcgi', 'mod_access', 'mod_accesslog', 'mod_secdownload', 'mod_alias']),
     [
       'mod_accesslog',
+      'server.kbytes-per-second',
       'server.error-handler',
+      'server.max-request-size',
+      'server.connection-limits',
+      'server.range-requests',
       'mod_redirect',
       'mod_access',
       'mod_secdownload',
@@ -40,7 +44,11 @@ test('stages follow the hooks, then server.modules; built-in modules come last i
     ],
   );
   t.deepEqual(names(['mod_access', 'mod_redirect']), [
+    'server.kbytes-per-second',
     'server.error-handler',
+    'server.max-request-size',
+    'server.connection-limits',
+    'server.range-requests',
     'mod_access',
     'mod_redirect',
     'mod_indexfile',

@@ -4,6 +4,7 @@
  * blocks that hold for a request) and returns plain options for one stage.
  */
 import { resolve } from 'node:path';
+import type { ConnectionLimits } from '../http/connection-limits.js';
 import { spelledRoot } from '../http/doc-root.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
@@ -11,6 +12,7 @@ import type { ListenAddress } from '../server/listen.js';
 import { indexFileNames } from './index-files.js';
 import type { OptionReader } from './option-reader.js';
 import { compilePcre } from './pcre.js';
+import { checkTuningKnobs, connectionBudget, connectionLimitsOf } from './server-limits.js';
 import { serverTag } from './server-tag.js';
 import { toBool } from './values.js';
 
@@ -28,6 +30,15 @@ export interface ServerSettings {
   maxRequestFieldSize: number;
   /** server.systemd-socket-activation: listen on the socket systemd hands over on fd 3. */
   socketActivation: boolean;
+  /** server.max-connections (with server.max-fds, as lighttpd combines them): more wait. */
+  maxConnections: number;
+  /**
+   * The global server.max-keep-alive-requests, -keep-alive-idle, -read-idle, -write-idle: what
+   * the server applies before a request's own config is known (blocks may change them).
+   */
+  connectionLimits: ConnectionLimits;
+  /** What could not be made as lighttpd would make it (server.max-fds above the process's limit). */
+  warnings: string[];
 }
 
 export function serverSettings(r: OptionReader): ServerSettings {
@@ -35,6 +46,8 @@ export function serverSettings(r: OptionReader): ServerSettings {
   if (!documentRoot) throw r.error('server.document-root', 'is not set: koa-lighty needs a document root');
   const bind = r.string('server.bind') || '0.0.0.0';
   const port = r.int('server.port', 80, { min: 0, max: 65535 });
+  checkTuningKnobs(r);
+  const connections = connectionBudget(r);
   return {
     documentRoot: resolve(documentRoot),
     listen: bind.startsWith('/') ? { path: bind } : { host: bind, port },
@@ -50,6 +63,9 @@ export function serverSettings(r: OptionReader): ServerSettings {
       max: 65535,
     }),
     socketActivation: r.bool('server.systemd-socket-activation', false),
+    maxConnections: connections.maxConnections,
+    connectionLimits: connectionLimitsOf(r),
+    warnings: connections.warnings,
   };
 }
 

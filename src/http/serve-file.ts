@@ -24,6 +24,21 @@ export interface ServeFileOptions {
 }
 
 const BOUNDARY = 'fkj49sn38dcn3';
+
+const NO_RANGES = Symbol.for('koa-lighty.range-requests-disabled');
+
+/**
+ * server.range-requests = "disable" for this request: no answer is cut by its Range and none
+ * says `Accept-Ranges`, as lighttpd skips its whole Range step then. Kept on ctx.state, so an
+ * error handler's pass (which drops the request's koa-lighty.* state) decides anew.
+ */
+export function disableRangeRequests(ctx: Context): void {
+  (ctx.state as Record<symbol, boolean>)[NO_RANGES] = true;
+}
+
+function rangeRequestsDisabled(ctx: Context): boolean {
+  return (ctx.state as Record<symbol, boolean | undefined>)[NO_RANGES] === true;
+}
 const MAX_RANGES = 10;
 /** Ranges at most this many bytes apart are merged into one (lighttpd's rule). */
 const MERGE_GAP = 80;
@@ -48,7 +63,10 @@ export async function serveFile(ctx: Context, file: FileInfo, options: ServeFile
   // lighttpd advertises ranges where it would honour them: complete answers to GET and HEAD
   // over HTTP/1.1 (an HTTP/1.0 client gets none, seen on 1.4.69).
   const advertise =
-    complete && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.req.httpVersion === '1.1';
+    complete &&
+    (ctx.method === 'GET' || ctx.method === 'HEAD') &&
+    ctx.req.httpVersion === '1.1' &&
+    !rangeRequestsDisabled(ctx);
   if (advertise) ctx.set('Accept-Ranges', 'bytes');
 
   const ranges = complete ? requestedRanges(ctx, file.size) : undefined;
@@ -138,9 +156,11 @@ function etagListMatches(list: string, etag: string, weakAllowed: boolean): bool
  * (http_range_rfc7233, seen on PHP output and X-Sendfile2): a 200 to GET or HEAD over
  * HTTP/1.1 whose body is not content- or transfer-encoded (ranges count bytes of the
  * unencoded body). Such an answer gets `Accept-Ranges: bytes` unless the backend set its own;
- * a backend's `Accept-Ranges: none` keeps the body whole. Call it once ctx.status is final.
+ * a backend's `Accept-Ranges: none` keeps the body whole, and so does server.range-requests =
+ * "disable" (then without the header). Call it once ctx.status is final.
  */
 export function acceptRanges(ctx: Context): boolean {
+  if (rangeRequestsDisabled(ctx)) return false;
   if (ctx.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return false;
   if (ctx.req.httpVersion !== '1.1') return false;
   if (ctx.response.get('Content-Encoding') || ctx.response.get('Transfer-Encoding')) return false;
@@ -151,7 +171,8 @@ export function acceptRanges(ctx: Context): boolean {
 
 /**
  * The ranges of a `size`-byte body the client asked for, 'unsatisfiable' (answer 416), or
- * undefined for the whole body (spec 1.4): only for GET over HTTP/1.1 with a `bytes=` Range.
+ * undefined for the whole body (spec 1.4): only for GET over HTTP/1.1 with a `bytes=` Range,
+ * where server.range-requests is not disabled.
  * If-Range is compared with the ETag or Last-Modified already on the response (ours for a
  * file, the backend's for PHP output) and must match exactly; without that validator the
  * whole body is sent.
@@ -162,6 +183,7 @@ export function requestedRanges(
 ): Array<[number, number]> | 'unsatisfiable' | undefined {
   const header = ctx.get('Range');
   if (!header || ctx.method !== 'GET' || ctx.req.httpVersion !== '1.1') return undefined;
+  if (rangeRequestsDisabled(ctx)) return undefined;
   // An empty body has no bytes to pick from: lighttpd sends it whole.
   if (size === 0 || !/^bytes=/i.test(header)) return undefined;
   const ifRange = ctx.get('If-Range');

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { RequestTooLarge, requestBodyLimit } from '../http/limits.js';
 import { Spool } from '../http/spool.js';
 
 /**
@@ -9,7 +10,8 @@ import { Spool } from '../http/spool.js';
  * length before the request starts. With Content-Length the client's stream goes straight
  * through, with backpressure. A chunked body (no Content-Length) is spooled first, as lighttpd
  * does: in memory up to SPOOL_IN_MEMORY, then in a temporary file in `server.upload-dirs`
- * (src/http/spool.ts), so a large upload never sits in memory.
+ * (src/http/spool.ts), so a large upload never sits in memory. Past server.max-request-size
+ * (requestBodyLimit) the spooling stops with a RequestTooLarge (413), as lighttpd's reading does.
  */
 export interface BackendRequestBody {
   length: number;
@@ -43,10 +45,13 @@ const NO_BODY: BackendRequestBody = Object.freeze({ length: 0, body: undefined, 
 
 async function spool(req: IncomingMessage, uploadDirs: readonly string[]): Promise<BackendRequestBody> {
   const held = new Spool(uploadDirs, SPOOL_IN_MEMORY, 'koa-lighty-upload-');
+  const limit = requestBodyLimit(req) ?? Number.POSITIVE_INFINITY;
   try {
-    // Not destroyed when the spool fails: the client is still there to get its 500.
-    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)
+    // Not destroyed when the spool fails: the client is still there to get its 500 (or 413).
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      if (held.length + chunk.length > limit) throw new RequestTooLarge(held.length + chunk.length);
       await held.append(chunk);
+    }
   } catch (error) {
     await held.close();
     throw error;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { type FastCgiResponse, takeEndedBody } from '../fastcgi/exchange.js';
+import { noteBackendBandwidth } from '../http/bandwidth.js';
 import { respondWithError } from '../http/error-page.js';
 import { markBackendAnswer } from '../http/response-origin.js';
 import { acceptRanges, requestedRanges, sendRanges } from '../http/serve-file.js';
@@ -33,7 +34,11 @@ export function applyBackendHead(
   const grouped = new Map<string, { name: string; values: string[] }>();
   for (const [name, rawValue] of headers) {
     const lower = name.toLowerCase();
-    if (isInternalHeader(name)) continue;
+    if (isInternalHeader(name)) {
+      // An order to the server that bandwidth() carries out (lighttpd's response.c).
+      if (lower === 'x-lighttpd-kbytes-per-second') noteBackendBandwidth(ctx, rawValue);
+      continue;
+    }
     if (HOP_BY_HOP.has(lower)) {
       if (lower === 'connection' && /\bclose\b/i.test(rawValue)) ctx.set('Connection', 'close');
       continue;

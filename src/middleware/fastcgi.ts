@@ -5,6 +5,7 @@ import type { FastCgiResponse } from '../fastcgi/exchange.js';
 import { ClientGone } from '../fastcgi/pool-options.js';
 import { joinPath, spelledRoot } from '../http/doc-root.js';
 import { respondWithError } from '../http/error-page.js';
+import { RequestTooLarge } from '../http/limits.js';
 import { DEFAULT_MIME_ASSIGN, MimeTypes } from '../http/mime.js';
 import { asciiLowerCase } from '../http/physical.js';
 import { type RequestState, requestState } from '../http/request-state.js';
@@ -255,6 +256,13 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   function answerFailure(ctx: Context, error: unknown): void {
     // The client is gone (before or while sending its body): nobody to answer.
     if (error instanceof RequestAborted || !ctx.req.socket || ctx.req.socket.destroyed) return;
+    if (error instanceof RequestTooLarge) {
+      log.error('fastcgi', `${ctx.method} ${ctx.url}: ${error.message}`);
+      respondWithError(ctx, 413);
+      // The rest of the body is not read (lighttpd closes too).
+      ctx.set('Connection', 'close');
+      return;
+    }
     const status = (error as { status?: unknown }).status;
     if (error instanceof FastCgiError || error instanceof SpoolFailed || status === 400) {
       log.error('fastcgi', `${ctx.method} ${ctx.url}: ${(error as Error).message}`);

@@ -18,6 +18,14 @@ export const CORE_KEYS: Readonly<Record<string, OptionType>> = {
   'server.force-lowercase-filenames': 'boolean',
   'server.name': 'string',
   'server.max-request-field-size': 'integer',
+  // Read once for the whole server (config/mapping.ts serverSettings), as lighttpd does.
+  'server.max-connections': 'integer',
+  'server.max-fds': 'integer',
+  // lighttpd's choice of write(2)/sendfile(2) and of epoll/poll: Node's libuv makes those, so
+  // they mean nothing here. Accepted without a word, but a name lighttpd does not know is
+  // refused at start as lighttpd refuses it.
+  'server.network-backend': 'string',
+  'server.event-handler': 'string',
   'server.systemd-socket-activation': 'boolean',
   // Read where the FastCGI stage is built (config/fastcgi-server.ts): only it spools bodies.
   'server.upload-dirs': 'list',

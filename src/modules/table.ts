@@ -4,7 +4,11 @@
  * line here.
  */
 import { CORE_KEYS } from './core.js';
+import { coreBandwidth } from './core-bandwidth.js';
+import { coreConnection } from './core-connection.js';
 import { coreErrorHandler } from './core-error-handler.js';
+import { coreRangeRequests } from './core-range-requests.js';
+import { coreRequestSize } from './core-request-size.js';
 import type { ModuleDescriptor } from './descriptor.js';
 import { modAccess } from './mod-access.js';
 import { modAccesslog } from './mod-accesslog.js';
@@ -26,13 +30,17 @@ import { modStaticfile } from './mod-staticfile.js';
 import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
 
 export const MODULES: readonly ModuleDescriptor[] = [
-  // request_done
+  // request_done (the core's bandwidth limit: outside every other stage but the access log)
   modAccesslog,
+  coreBandwidth,
   // response_start (the core's error handling last, innermost of the response side)
   modExpire,
   modDeflate,
   coreErrorHandler,
-  // uri_raw
+  // uri_raw (the core's request checks: before any module of the later hooks, as in response.c)
+  coreRequestSize,
+  coreConnection,
+  coreRangeRequests,
   modRewrite,
   // uri_clean
   modAccess,

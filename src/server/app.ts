@@ -16,6 +16,7 @@ import type { Config } from '../config/model.js';
 import { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
+import { serverScopeWarnings } from '../config/server-limits.js';
 import { MimeTypes } from '../http/mime.js';
 import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.js';
 import { lighttpdErrors } from '../middleware/errors.js';
@@ -56,6 +57,8 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
   const warnings = [
     ...(compat.warning ? [compat.warning] : []),
+    ...server.warnings,
+    ...serverScopeWarnings(config),
     ...unsupported(config, server),
     ...moduleWarnings(readers, server.modules),
     ...constructionWarnings(readers, server.modules),

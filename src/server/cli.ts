@@ -97,6 +97,9 @@ export async function main(argv: string[]): Promise<number> {
   const servers = addresses.map(() =>
     createHttpServer(lighty.app.callback(), {
       maxRequestFieldSize: loaded.server.maxRequestFieldSize,
+      connectionLimits: loaded.server.connectionLimits,
+      // lighttpd counts per process, with server.max-worker too: each worker has the limit.
+      maxConnections: loaded.server.maxConnections,
       log: lighty.log,
     }),
   );

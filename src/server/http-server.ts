@@ -6,6 +6,14 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { limitConnections } from '../http/connection-gate.js';
+import {
+  type ConnectionLimits,
+  governRequest,
+  IDLE_GRACE_MS,
+  idleTimeout,
+  LIGHTTPD_CONNECTION_LIMITS,
+} from '../http/connection-limits.js';
 import { errorPageBody, reasonPhrase } from '../http/error-page.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import { defaultLogger, type Logger } from '../log.js';
@@ -20,16 +28,27 @@ export interface HttpServerOptions {
    * requests get 431. lighttpd's default is 8192 (Node's own is 16384).
    */
   maxRequestFieldSize?: number;
-  /** server.max-keep-alive-idle, in ms (default 5 s, as lighttpd). */
-  keepAliveTimeoutMs?: number;
+  /**
+   * server.max-keep-alive-requests, -keep-alive-idle, -read-idle and -write-idle, for every
+   * request (a stage may change them for its own: connectionLimits()). Unset ones are
+   * lighttpd's: 1000 requests, 5 s, 60 s, 360 s. See http/connection-limits.ts.
+   */
+  connectionLimits?: Partial<ConnectionLimits>;
+  /**
+   * server.max-connections: beyond it new connections wait, unread, until one closes (as in
+   * lighttpd); unset, there is no limit.
+   */
+  maxConnections?: number;
   /** Where a request Node's parser refused is logged (one line each). */
   log?: Logger;
 }
 
 export function createHttpServer(handler: RequestListener, options: HttpServerOptions = {}): Server {
   const log = options.log ?? defaultLogger;
+  const limits: ConnectionLimits = { ...LIGHTTPD_CONNECTION_LIMITS, ...options.connectionLimits };
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
+    governRequest(req, res, limits);
     handler(req, res);
   };
   const server = createServer(
@@ -40,20 +59,36 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
       // An absolute-form target names the host without a Host header (RFC 9112 3.2.2);
       // requestHead() refuses HTTP/1.1 requests that name none, with lighttpd's page.
       requireHostHeader: false,
+      // lighttpd has no deadline for a whole request, only for idleness: an upload may take
+      // as long as it keeps moving (Node's default cuts it after 5 minutes).
+      requestTimeout: 0,
+      // But a head must be complete within a minute (or the read idle time, if longer). That
+      // is Node's guard against clients that trickle a head forever; lighttpd has none.
+      headersTimeout: Math.max(60_000, limits.readIdleMs + IDLE_GRACE_MS),
     },
     dispatch,
   );
-  // `Expect: 100-continue`: the interim answer only when the body is not there yet, as
-  // lighttpd (Node sends it at once, also to a client that sent its body with the head). The
-  // body that came in the same read is parsed right after the head, so one turn later it
-  // shows in the request's buffer.
+  // `Expect: 100-continue`: the interim answer only when the body is not there yet, and only
+  // once a stage starts reading it, as lighttpd (Node sends it at once, also to a client that
+  // sent its body with the head, or whose body is refused with a 413 unread). The body that
+  // came in the same read is parsed right after the head, so one turn later it shows in the
+  // request's buffer.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     setImmediate(() => {
-      if (req.readableLength === 0 && !req.complete) res.writeContinue();
+      if (req.readableLength === 0 && !req.complete) continueOnFirstRead(req, res);
       dispatch(req, res);
     });
   });
-  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+  // What Node advertises (Keep-Alive: timeout=N) and its own keep-alive timer; governRequest
+  // sets the timers of each phase of a request, and the first head gets the read idle time.
+  server.keepAliveTimeout = limits.keepAliveIdleMs;
+  server.timeout = limits.readIdleMs + IDLE_GRACE_MS;
+  // An idle connection is closed without a word, as lighttpd closes it (Node would too, but
+  // not when something listens for 'timeout' on a request or response), unless its answer is
+  // only waiting for PHP.
+  server.on('timeout', idleTimeout);
+  if (options.maxConnections !== undefined && options.maxConnections > 0)
+    limitConnections(server, options.maxConnections, log);
   // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
   // among them, so PHP saw an empty body). The byte limit above bounds the count instead.
   server.maxHeadersCount = 0;
@@ -66,6 +101,20 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
     answerParseError(err, socket, log),
   );
   return server;
+}
+
+/**
+ * Sends `100 Continue` when the body is first asked for: a stream's _read runs when its
+ * consumer wants data, whether it pipes, iterates or listens for 'data'. A body nobody reads
+ * (the answer went out first; Node then drains it) gets no interim answer.
+ */
+function continueOnFirstRead(req: IncomingMessage, res: ServerResponse): void {
+  const read = req._read;
+  req._read = function readAfterContinue(this: IncomingMessage, size: number) {
+    req._read = read;
+    if (!res.headersSent && !res.writableEnded) res.writeContinue();
+    return read.call(this, size);
+  };
 }
 
 /**
@@ -95,10 +144,17 @@ function answerInKind(res: ServerResponse): void {
 
 /**
  * A request Node's parser refused gets lighttpd's error page (not Node's bare one) and a log
- * line: 431 for an oversized head, 400 for everything else.
+ * line: 431 for an oversized head, 400 for everything else. A head that took too long gets
+ * nothing.
  */
 function answerParseError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // headersTimeout: closed without an answer or a log line, as lighttpd closes a connection
+    // that timed out (a slow client is no error of the server's).
     socket.destroy();
     return;
   }
