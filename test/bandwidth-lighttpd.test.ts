@@ -50,13 +50,23 @@ test.after.always(async () => {
 });
 
 /** Opens connections, asks each for its path, and waits for the first byte of them all. */
-async function download(t: { teardown(fn: () => void): void }, port: number, paths: string[]) {
+/**
+ * Opens one connection per path and asks for it; resolves once every connection has its first
+ * byte, or with `any`, once one has (a shared budget may serve one connection before another).
+ */
+async function download(
+  t: { teardown(fn: () => void): void },
+  port: number,
+  paths: string[],
+  { any = false }: { any?: boolean } = {},
+) {
   const connections = await Promise.all(paths.map(() => RawConnection.open(port)));
   t.teardown(() => {
     for (const c of connections) c.destroy();
   });
   for (const [i, c] of connections.entries()) c.get(paths[i]!, ['Connection: close']);
-  await eventually(() => connections.every((c) => c.firstByteAt !== undefined), 10_000);
+  const started = (c: RawConnection) => c.firstByteAt !== undefined;
+  await eventually(() => (any ? connections.some(started) : connections.every(started)), 30_000);
   return connections;
 }
 
@@ -78,8 +88,10 @@ test('connection.kbytes-per-second = 1: 64 KiB are not there two seconds after t
 
 test('server.kbytes-per-second = 2: one budget for every connection of its block', async (t) => {
   for (const [name, port] of pair!.servers) {
-    const connections = await download(t, port, ['/shared/a.txt', '/shared/b.txt']);
-    const first = Math.min(...connections.map((c) => c.firstByteAt!));
+    const connections = await download(t, port, ['/shared/a.txt', '/shared/b.txt'], { any: true });
+    const first = Math.min(
+      ...connections.flatMap((c) => (c.firstByteAt === undefined ? [] : [c.firstByteAt])),
+    );
     const seconds = await witness(first, 3000);
     const total = connections.reduce((sum, c) => sum + c.bytes, 0);
     t.true(
