@@ -211,7 +211,7 @@ async function main(): Promise<number> {
   try {
     // Warm every path once, so lazy set-up (modules, pools, caches) is not counted as growth.
     for (const w of workloads(site)) {
-      const wrong = await probe(server.port, w, spec.kind);
+      const wrong = await probe(server, w, spec.kind);
       if (wrong) log(`warm-up ${w.id}: ${wrong}`);
     }
     await slowGet(server.port, '/stream.php?mib=4', 1000);

@@ -4,13 +4,13 @@
 //   BENCH_ROUNDS=3  BENCH_SECONDS=5  BENCH_WARMUP=2  BENCH_CONNECTIONS=32  BENCH_THREADS=2
 //   BENCH_UPLOADS=6   100 MiB uploads per server and round (2 at a time)
 //   BENCH_QUICK=1     1 round, 2 s, 1 s warm-up, 2 uploads: to see that everything works
-//   BENCH_SERVERS=koa-lighty,koa-lighty-w2,lighttpd,nginx   BENCH_WORKLOADS=hello,static-1k,static-1k-gzip,...
+//   BENCH_SERVERS=koa-lighty,koa-lighty-w2,lighttpd,nginx   BENCH_WORKLOADS=hello,static-1k,https-hello,h2-static-1k,...
 //   BENCH_PROFILE=1   koa-lighty runs with --cpu-prof into bench/results/profiles
 // Writes bench/results/<date>.md (the tables, also printed), <date>.svg (the chart) and
 // bench/results/raw/<date-time>.json (every sample and wrk's own output).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { probe, runUploads, runWrk, UPLOAD_BYTES, workloads } from './lib/load.js';
+import { probe, runH2load, runUploads, runWrk, targetOf, UPLOAD_BYTES, workloads } from './lib/load.js';
 import { installCleanup, onInterrupt, type RssPeak, sampleRss, stopAll } from './lib/proc.js';
 import { loadAverage, machineInfo, type Results, renderMarkdown, renderSvg } from './lib/report.js';
 import { ALL_SERVERS, type RunningServer, startServer } from './lib/servers.js';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const raw: unknown[] = [];
   const started = new Set<string>();
   const perServer = chosen.reduce(
-    (t, w) => t + (w.driver === 'wrk' ? settings.warmup + settings.seconds + 0.5 : 4),
+    (t, w) => t + (w.driver !== 'upload' ? settings.warmup + settings.seconds + 0.5 : 4),
     0,
   );
   log(
@@ -104,13 +104,13 @@ async function main(): Promise<void> {
             const cells = results.cells[w.id]!;
             cells[spec.id] ??= { samples: [], failures: [] };
             const cell = cells[spec.id]!;
-            const wrong = await probe(server.port, w, spec.kind);
+            const wrong = await probe(server, w, spec.kind);
             if (wrong) {
               log(`  ${w.id}: failed: ${wrong}`);
               cell.failures.push(wrong);
               continue;
             }
-            const url = `http://127.0.0.1:${server.port}${w.path(spec.kind)}`;
+            const { url } = targetOf(server, w, spec.kind);
             const rss = sampleRss(server.pid);
             /** One round's sample of this cell, and everything measured in the raw log. */
             const record = (rate: number, r: { p99Ms: number; errors: number }, peak: RssPeak) => {
@@ -124,9 +124,10 @@ async function main(): Promise<void> {
               raw.push({ round, server: spec.id, workload: w.id, ...r, rss: peak });
             };
             try {
-              if (w.driver === 'wrk') {
-                await runWrk(url, { ...settings, seconds: settings.warmup, headers: w.headers });
-                const r = await runWrk(url, { ...settings, headers: w.headers });
+              if (w.driver === 'wrk' || w.driver === 'h2load') {
+                const run = w.driver === 'wrk' ? runWrk : runH2load;
+                await run(url, { ...settings, seconds: settings.warmup, headers: w.headers });
+                const r = await run(url, { ...settings, headers: w.headers });
                 const peak = rss.stop();
                 record(r.rps, r, peak);
                 log(

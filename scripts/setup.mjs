@@ -3,7 +3,7 @@
 // missing and does nothing when everything is there, so it is cheap to run every time.
 //   --for-tests  also needs memcached, lighttpd (the oracle), chromium (the browser test) and
 //                Node 24 LTS from npm (the suite runs on the machine's Node and on Node 24)
-//   --for-bench  also needs lighttpd, nginx and wrk
+//   --for-bench  also needs lighttpd (with mod_openssl), nginx, wrk and h2load
 //   --quiet      print only what it does, not what it checks
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -33,9 +33,12 @@ if (args.has('--for-tests')) {
 }
 if (args.has('--for-bench')) {
   debian.push(
+    { file: '/usr/lib/lighttpd/mod_openssl.so', pkg: 'lighttpd-mod-openssl' },
     { bin: 'lighttpd', pkg: 'lighttpd' },
     { bin: 'nginx', pkg: 'nginx-light' },
     { bin: 'wrk', pkg: 'wrk' },
+    // h2load: the HTTP/2 workloads (wrk speaks HTTP/1.1 only).
+    { bin: 'h2load', pkg: 'nghttp2-client' },
   );
   debian.push(modDeflate);
 }

@@ -1,5 +1,10 @@
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { connect as connectHttp2 } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ServerKind } from './servers.js';
 import { type Site, secdownloadPath } from './site.js';
@@ -9,7 +14,13 @@ export interface Workload {
   title: string;
   /** What the numbers of this workload say (for the report). */
   measures: string;
-  driver: 'wrk' | 'upload';
+  /**
+   * wrk (HTTP/1.1, keep-alive), h2load (HTTP/2 over TLS, several streams per connection), or
+   * the upload client.
+   */
+  driver: 'wrk' | 'h2load' | 'upload';
+  /** https: the server's TLS listener (wrk speaks HTTP/1.1 over it; h2load picks h2 by ALPN). */
+  scheme?: 'https';
   /** The URL path each server is driven with. */
   path(kind: ServerKind): string;
   /** Request headers sent with every request (wrk's -H), such as Accept-Encoding. */
@@ -26,6 +37,9 @@ export interface Workload {
 }
 
 export const UPLOAD_BYTES = 100 * 1024 * 1024;
+
+/** h2load -m: concurrent streams per HTTP/2 connection. */
+export const H2_STREAMS = 10;
 
 export function workloads(site: Site): Workload[] {
   const link = secdownloadPath(site.secret, '/1k.bin');
@@ -89,6 +103,42 @@ export function workloads(site: Site): Workload[] {
       note: { nginx: 'gzip on (ngx_http_gzip_module)' },
     },
     {
+      id: 'https-hello',
+      title: 'hello.php over HTTPS',
+      measures: 'hello.php over TLS 1.3, HTTP/1.1 keep-alive: the TLS layer on top of the PHP round trip',
+      driver: 'wrk',
+      scheme: 'https',
+      path: () => '/hello.php',
+      expect: { contains: 'Hello, world' },
+    },
+    {
+      id: 'https-static-1k',
+      title: 'static 1 KiB over HTTPS',
+      measures: 'a 1 KiB static file over TLS 1.3, HTTP/1.1 keep-alive',
+      driver: 'wrk',
+      scheme: 'https',
+      path: () => '/static/1k.bin',
+      expect: { bytes: 1024 },
+    },
+    {
+      id: 'h2-static-1k',
+      title: 'static 1 KiB over HTTP/2',
+      measures: `a 1 KiB static file over TLS, HTTP/2 by ALPN, ${H2_STREAMS} streams at a time on each connection (h2load)`,
+      driver: 'h2load',
+      scheme: 'https',
+      path: () => '/static/1k.bin',
+      expect: { bytes: 1024 },
+    },
+    {
+      id: 'h2-hello',
+      title: 'hello.php over HTTP/2',
+      measures: `hello.php over TLS, HTTP/2 by ALPN, ${H2_STREAMS} streams at a time on each connection (h2load)`,
+      driver: 'h2load',
+      scheme: 'https',
+      path: () => '/hello.php',
+      expect: { contains: 'Hello, world' },
+    },
+    {
       id: 'upload-100m',
       title: 'upload 100 MiB',
       measures: 'a 100 MiB POST read by PHP from php://input in 64 KiB chunks (MiB/s, 2 at a time)',
@@ -103,10 +153,26 @@ export function workloads(site: Site): Workload[] {
   ];
 }
 
-/** One GET (or the upload POST with a small body) to check the answer before the load. */
-export function probe(port: number, workload: Workload, kind: ServerKind): Promise<string | undefined> {
+/** Where a workload's requests go: the clear-text port, or the TLS one for https workloads. */
+export function targetOf(server: { port: number; tlsPort: number }, workload: Workload, kind: ServerKind) {
+  const port = workload.scheme === 'https' ? server.tlsPort : server.port;
+  return { port, url: `${workload.scheme ?? 'http'}://127.0.0.1:${port}${workload.path(kind)}` };
+}
+
+/**
+ * One GET (or the upload POST with a small body) to check the answer before the load, over
+ * the protocol the load uses: HTTP/1.1 (on TLS for https workloads) or HTTP/2.
+ */
+export function probe(
+  server: { port: number; tlsPort: number },
+  workload: Workload,
+  kind: ServerKind,
+): Promise<string | undefined> {
   const path = workload.path(kind);
+  const { port } = targetOf(server, workload, kind);
+  if (workload.driver === 'h2load') return probeHttp2(port, workload, path);
   const isUpload = workload.driver === 'upload';
+  const request = workload.scheme === 'https' ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
     // The upload workload is probed with 1 MiB: enough to see PHP count a body.
     const body = isUpload ? Buffer.alloc(1 << 20, 0x61) : undefined;
@@ -121,31 +187,24 @@ export function probe(port: number, workload: Workload, kind: ServerKind): Promi
           ? { 'content-type': 'application/octet-stream', 'content-length': body!.length }
           : (workload.headers ?? {}),
         timeout: 30000,
+        // The site's certificate is self-signed; the load generators do not verify it either.
+        rejectUnauthorized: false,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          let got = Buffer.concat(chunks);
-          if (res.statusCode !== 200) return resolve(`${path} answered ${res.statusCode}`);
-          const encoding = workload.expect.encoding;
-          if (encoding && res.headers['content-encoding'] !== encoding)
-            return resolve(
-              `${path} answered with Content-Encoding ${res.headers['content-encoding'] ?? 'none'}`,
-            );
-          if (encoding) {
-            try {
-              got = gunzipSync(got);
-            } catch (err) {
-              return resolve(`${path}: the gzip body does not decode: ${(err as Error).message}`);
-            }
-          }
-          if (workload.expect.bytes !== undefined && got.length !== workload.expect.bytes)
-            return resolve(`${path} sent ${got.length} bytes, not ${workload.expect.bytes}`);
-          const contains = isUpload ? String(body!.length) : workload.expect.contains;
-          if (contains !== undefined && !got.toString().includes(contains))
-            return resolve(`${path} answered ${JSON.stringify(got.toString().slice(0, 80))}`);
-          resolve(undefined);
+          const got = Buffer.concat(chunks);
+          resolve(
+            checkAnswer(
+              workload,
+              path,
+              res.statusCode ?? 0,
+              res.headers['content-encoding'],
+              got,
+              body?.length,
+            ),
+          );
         });
         res.on('error', (err) => resolve(`${path}: ${err.message}`));
       },
@@ -153,6 +212,59 @@ export function probe(port: number, workload: Workload, kind: ServerKind): Promi
     req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));
     req.on('error', (err) => resolve(`${path}: ${err.message}`));
     req.end(body);
+  });
+}
+
+/** What is wrong with an answer (undefined: nothing). */
+function checkAnswer(
+  workload: Workload,
+  path: string,
+  status: number,
+  contentEncoding: string | string[] | undefined,
+  received: Buffer,
+  uploaded?: number,
+): string | undefined {
+  let got = received;
+  if (status !== 200) return `${path} answered ${status}`;
+  const encoding = workload.expect.encoding;
+  if (encoding && contentEncoding !== encoding)
+    return `${path} answered with Content-Encoding ${contentEncoding ?? 'none'}`;
+  if (encoding) {
+    try {
+      got = gunzipSync(got);
+    } catch (err) {
+      return `${path}: the gzip body does not decode: ${(err as Error).message}`;
+    }
+  }
+  if (workload.expect.bytes !== undefined && got.length !== workload.expect.bytes)
+    return `${path} sent ${got.length} bytes, not ${workload.expect.bytes}`;
+  const contains = uploaded !== undefined ? String(uploaded) : workload.expect.contains;
+  if (contains !== undefined && !got.toString().includes(contains))
+    return `${path} answered ${JSON.stringify(got.toString().slice(0, 80))}`;
+  return undefined;
+}
+
+/** The h2 probe: one stream on a TLS connection that must have chosen h2 by ALPN. */
+function probeHttp2(port: number, workload: Workload, path: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const session = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const done = (why: string | undefined) => {
+      session.close();
+      resolve(why);
+    };
+    session.on('error', (err) => done(`${path}: h2: ${err.message}`));
+    session.setTimeout(30000, () => done(`${path}: h2: no answer within 30 s`));
+    const stream = session.request({ ':path': path, ...(workload.headers ?? {}) });
+    let status = 0;
+    let encoding: string | undefined;
+    const chunks: Buffer[] = [];
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+      encoding = headers['content-encoding'] as string | undefined;
+    });
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => done(checkAnswer(workload, path, status, encoding, Buffer.concat(chunks))));
+    stream.on('error', (err) => done(`${path}: h2 stream: ${err.message}`));
   });
 }
 
@@ -216,6 +328,77 @@ export function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
   });
 }
 
+/**
+ * h2load over TLS (h2 by ALPN): `-c` connections, each with H2_STREAMS streams at a time, for
+ * `seconds`. h2load prints no percentiles; its per-request log (start, status, microseconds to
+ * the end of the response) gives them.
+ */
+export async function runH2load(url: string, options: WrkOptions): Promise<WrkResult> {
+  const logDir = await mkdtemp(join(tmpdir(), 'koa-lighty-h2load-'));
+  const logFile = join(logDir, 'requests.tsv');
+  try {
+    const result = await h2load(url, options, logFile);
+    const times = (await readFile(logFile, 'utf8'))
+      .split('\n')
+      .map((line) => Number(line.split('\t')[2]))
+      .filter((us) => Number.isFinite(us))
+      .sort((a, b) => a - b);
+    const at = (q: number) =>
+      times.length ? times[Math.min(times.length - 1, Math.ceil(times.length * q) - 1)]! / 1000 : Number.NaN;
+    return { ...result, p50Ms: at(0.5), p99Ms: at(0.99) };
+  } finally {
+    await rm(logDir, { recursive: true, force: true });
+  }
+}
+
+function h2load(url: string, options: WrkOptions, logFile: string): Promise<WrkResult> {
+  const args = [
+    `--log-file=${logFile}`,
+    `-t${options.threads}`,
+    `-c${options.connections}`,
+    `-m${H2_STREAMS}`,
+    `-D${options.seconds}`,
+    ...Object.entries(options.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
+    url,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const rps = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
+      const counts =
+        /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+          out,
+        );
+      const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+      // h2 must have been chosen: h2load falls back to nothing, but say so if ALPN failed.
+      if (/No protocol negotiated|ALPN/i.test(out) && !rps)
+        return reject(new Error(`h2load: no h2 by ALPN: ${out.trim().slice(-300)}`));
+      if (code !== 0 || !rps || !counts)
+        return reject(new Error(`h2load failed (exit ${code}): ${out.trim().slice(-300)}`));
+      resolve({
+        rps: Number(rps[1]),
+        p50Ms: Number.NaN,
+        p99Ms: Number.NaN,
+        requests: Number(counts[2]),
+        errors:
+          Number(counts[4]) +
+          Number(counts[5]) +
+          Number(counts[6]) +
+          (status ? Number(status[3]) + Number(status[4]) : 0),
+        raw: out,
+      });
+    });
+  });
+}
+
 function latencyMs(out: string, percentile: string): number {
   const match = new RegExp(`^\\s*${percentile}\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
   if (!match) return Number.NaN;
@@ -258,7 +441,7 @@ export async function runUploads(
         firstError ??= why;
         resolve();
       };
-      const req = request(
+      const req = httpRequest(
         {
           host: '127.0.0.1',
           port,

@@ -57,6 +57,7 @@ export async function machineInfo(): Promise<Record<string, string>> {
     nginx: firstLine(await capture('/usr/sbin/nginx', ['-v'])),
     php: firstLine(await capture('php-cgi', ['-v'])),
     wrk: firstLine(await capture('wrk', ['-v'])).replace(/\s+Copyright.*/, ''),
+    h2load: firstLine(await capture('h2load', ['--version'])),
     loadStart: loadAverage(),
   };
 }
@@ -104,7 +105,7 @@ export function renderMarkdown(results: Results): string {
     '| software | version |',
     '| --- | --- |',
   );
-  for (const key of ['node', 'koa-lighty', 'lighttpd', 'nginx', 'php', 'wrk'])
+  for (const key of ['node', 'koa-lighty', 'lighttpd', 'nginx', 'php', 'wrk', 'h2load'])
     out.push(`| ${key} | ${results.machine[key] ?? '—'} |`);
   out.push(
     '',

@@ -16,6 +16,8 @@ export interface ServerSpec {
 export interface RunningServer {
   spec: ServerSpec;
   port: number;
+  /** The same site over TLS (HTTP/1.1 and h2 by ALPN), with the site's self-signed certificate. */
+  tlsPort: number;
   /** The server's own process (nginx master, cluster primary): RSS is summed over its tree. */
   pid: number;
   proc: Started;
@@ -44,9 +46,14 @@ export interface StartOptions {
 /** Starts one server on a free port of 127.0.0.1; throws with a one-line reason when it cannot. */
 export async function startServer(spec: ServerSpec, options: StartOptions): Promise<RunningServer> {
   const port = await freePort();
+  const tlsPort = await freePort();
   const tmp = await mkdtemp(join(options.site.dir, `${spec.id}-`));
   const values = {
     PORT: port,
+    TLS_PORT: tlsPort,
+    TLS_PEM: options.site.tls.pemFile,
+    TLS_CERT: options.site.tls.certFile,
+    TLS_KEY: options.site.tls.keyFile,
     DOCROOT: options.site.docroot,
     FILES: options.site.files,
     PHP_HOST: options.php.host,
@@ -87,6 +94,7 @@ export async function startServer(spec: ServerSpec, options: StartOptions): Prom
   };
   try {
     await waitForPort(port, proc);
+    await waitForPort(tlsPort, proc);
     if (spec.kind === 'koa-lighty' && (spec.workers ?? 1) > 1) {
       // The port opens with the first worker; the primary says when all of them listen.
       const deadline = Date.now() + 10000;
@@ -96,7 +104,7 @@ export async function startServer(spec: ServerSpec, options: StartOptions): Prom
     await stop();
     throw new Error(`${(err as Error).message}${lastLines(proc.output())}`);
   }
-  return { spec, port, pid: proc.pid, proc, stop };
+  return { spec, port, tlsPort, pid: proc.pid, proc, stop };
 }
 
 function lastLines(output: string): string {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,12 +14,14 @@ export const ROOT = join(BENCH_DIR, '..');
  * The files every server serves, in one temp dir:
  *   www/      document root: the PHP scripts of bench/fixtures, static/1k.bin and static/1k.txt
  *   files/    send-file and secdownload directory (outside the document root): 1k.bin, 1m.bin
+ *   tls/      a self-signed certificate for 127.0.0.1 (the HTTPS and HTTP/2 workloads)
  */
 export interface Site {
   dir: string;
   docroot: string;
   files: string;
   secret: string;
+  tls: SiteCertificate;
   remove(): Promise<void>;
 }
 
@@ -45,8 +48,52 @@ export async function createSite(
     docroot,
     files,
     secret: randomBytes(12).toString('hex'),
+    tls: await selfSignedCertificate(join(dir, 'tls')),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+export interface SiteCertificate {
+  certFile: string;
+  keyFile: string;
+  /** Certificate then key, as lighttpd's ssl.pemfile holds them. */
+  pemFile: string;
+}
+
+/**
+ * One certificate for every server's TLS listener, made with Debian's openssl: EC P-256 (what
+ * a Let's Encrypt client makes by default), for 127.0.0.1. The load generators do not verify it.
+ */
+async function selfSignedCertificate(dir: string): Promise<SiteCertificate> {
+  await mkdir(dir, { recursive: true });
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  const pemFile = join(dir, 'server.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  await writeFile(pemFile, (await readFile(certFile, 'utf8')) + (await readFile(keyFile, 'utf8')));
+  return { certFile, keyFile, pemFile };
 }
 
 /** Words in a random order: 1 KiB of text that compresses like prose (about 2:1), not like one repeated line. */
