@@ -124,8 +124,10 @@ function withRemoteAddress<T extends object>(socket: T, address: string): T {
 export async function listenAt(server: Server, address: EndpointAddress): Promise<void> {
   if ('path' in address && existsSync(address.path)) unlinkSync(address.path);
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${describeEndpoint(address)}: ${err.code ?? err.message}`));
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : (err.code ?? err.message);
+      reject(new Error(`cannot listen on ${describeEndpoint(address)}: ${why}`));
+    };
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);
