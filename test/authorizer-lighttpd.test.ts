@@ -1,7 +1,7 @@
 /**
  * koa-lighty authorizer behind a real lighttpd 1.4.69: fastcgi.server in "mode" =>
  * "authorizer" asks it about every request over FastCGI (FCGI_AUTHORIZER), and lighttpd
- * serves what it allows from its own document root. The conf is the one the README documents.
+ * serves what it allows from its own document root. The conf is examples/authorizer/lighttpd-front.conf.
  */
 import test from 'ava';
 import type { RunningAuthorizer } from '../src/authorizer/start.js';
@@ -9,6 +9,7 @@ import {
   BAD_USER,
   DENY_URL,
   DOWNLOAD_BODY,
+  example,
   GOOD_USER,
   link,
   makeSite,
@@ -24,22 +25,13 @@ let site: Site;
 let authorizer: RunningAuthorizer | undefined;
 let lighttpd: RunningLighttpd | undefined;
 
+/** examples/authorizer/lighttpd-front.conf, for this site. */
 function frontConf(authorizerPort: number): string {
-  return `
-server.document-root = "${site.www}"
-server.modules = ( "mod_rewrite", "mod_alias", "mod_fastcgi" )
-index-file.names = ( "index.html" )
-# A link's file, from the secdownload root (the authorizer sees the link: REQUEST_URI is the
-# request as sent, before this rewrite).
-url.rewrite-once = ( "^/dl/[^/]+/[^/]+(/.*)$" => "/protected$1" )
-alias.url = ( "/protected/" => "${site.protectedRoot}/" )
-fastcgi.server = ( "/" => ((
-  "host" => "127.0.0.1",
-  "port" => ${authorizerPort},
-  "mode" => "authorizer",
-  "check-local" => "disable",
-)) )
-`;
+  return example('lighttpd-front.conf', {
+    '/srv/www': site.www,
+    '/srv/protected': site.protectedRoot,
+    '"port" => 9011': `"port" => ${authorizerPort}`,
+  });
 }
 
 test.before(async () => {

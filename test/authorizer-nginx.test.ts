@@ -1,6 +1,6 @@
 /**
  * koa-lighty authorizer behind a real nginx: auth_request asks its HTTP endpoint about every
- * request, and nginx serves what it allows. The nginx conf is the one the README documents.
+ * request, and nginx serves what it allows. The nginx conf is examples/authorizer/nginx.conf.
  */
 import test from 'ava';
 import type { RunningAuthorizer } from '../src/authorizer/start.js';
@@ -8,6 +8,7 @@ import {
   BAD_USER,
   DENY_URL,
   DOWNLOAD_BODY,
+  example,
   GOOD_USER,
   link,
   makeSite,
@@ -23,38 +24,21 @@ let site: Site;
 let authorizer: RunningAuthorizer | undefined;
 let nginx: RunningNginx | undefined;
 
-/** The server block of the README's example, for this site. */
-function serverBlock(authorizerPort: number): string {
-  return `
-    root ${site.www};
-    auth_request /_koa_lighty;
-    auth_request_set $koa_lighty_status $upstream_http_x_koa_lighty_status;
-    auth_request_set $koa_lighty_location $upstream_http_location;
-    error_page 401 = @koa_lighty_refused;
-
-    location = /_koa_lighty {
-      internal;
-      proxy_pass http://127.0.0.1:${authorizerPort}$request_uri;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Real-IP $remote_addr;
-    }
-    location @koa_lighty_refused {
-      if ($koa_lighty_status = 307) { return 307 $koa_lighty_location; }
-      if ($koa_lighty_status = 410) { return 410; }
-      return 401;
-    }
-    location ~ ^/dl/[^/]+/[^/]+(/.*)$ {
-      alias ${site.protectedRoot}$1;
-    }
-`;
+/** examples/authorizer/nginx.conf, for this site. */
+function serverBlock(authorizerPort: number, port: number): string {
+  return example('nginx.conf', {
+    'listen 80;': `listen 127.0.0.1:${port};`,
+    '/srv/www': site.www,
+    '/srv/protected': site.protectedRoot,
+    '127.0.0.1:9010': `127.0.0.1:${authorizerPort}`,
+  });
 }
 
 test.before(async () => {
   site = makeSite();
   const started = await startSiteAuthorizer(site, 'http', { addressHeader: 'X-Real-IP', nginx: true });
   authorizer = started.authorizer;
-  nginx = await startNginx(serverBlock(started.port));
+  nginx = await startNginx((port) => serverBlock(started.port, port));
 });
 
 test.after.always(async () => {

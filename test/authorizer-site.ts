@@ -2,11 +2,13 @@
  * The site both authorizer tests put behind a front server (nginx, lighttpd): a document root
  * for the front, a secdownload root, and the lighttpd.conf koa-lighty's authorizer reads, with
  * every protection it has: url.access-deny, a hotlink rule on the Referer, secdownload,
- * trigger-before-download and mod_auth. The authorizer runs in this process, on a free port.
+ * trigger-before-download and mod_auth. The confs are those of examples/authorizer/ (the
+ * README's). The authorizer runs in this process, on a free port.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { EndpointAddress } from '../src/authorizer/endpoints.js';
 import { type RunningAuthorizer, startAuthorizer } from '../src/authorizer/start.js';
 import { memoryLogger } from '../src/log.js';
@@ -14,7 +16,10 @@ import { secdownloadUrl } from '../src/secdownload/url.js';
 import { loadConfig } from '../src/server/app.js';
 import { onFreePort } from './helpers/ports.js';
 
-export const SECRET = 'authorizer-test-secret';
+const EXAMPLES = fileURLToPath(new URL('../examples/authorizer/', import.meta.url));
+
+/** As in examples/authorizer/lighttpd.conf. */
+export const SECRET = 'change-this-secret';
 export const DENY_URL = 'http://127.0.0.1/please-visit-first';
 export const PROTECTED_BODY = 'the protected file\n';
 export const DOWNLOAD_BODY = 'a download\n';
@@ -47,30 +52,23 @@ export function makeSite(): Site {
   const confFile = join(dir, 'lighttpd.conf');
   writeFileSync(
     confFile,
-    `server.document-root = "${www}"
-server.modules = ( "mod_access", "mod_auth", "mod_authn_file", "mod_trigger_b4_dl", "mod_secdownload" )
-url.access-deny = ( ".inc" )
-# The secdownload root as the front server maps it: only links may open it.
-$HTTP["url"] =~ "^/protected/" { url.access-deny = ( "" ) }
-$HTTP["referer"] !~ "^($|http://127\\.0\\.0\\.1)" {
-  $HTTP["url"] =~ "\\.png$" { url.access-deny = ( "" ) }
-}
-secdownload.secret = "${SECRET}"
-secdownload.document-root = "${protectedRoot}"
-secdownload.uri-prefix = "/dl/"
-secdownload.algorithm = "hmac-sha256"
-secdownload.timeout = 3600
-trigger-before-download.memory-store = "enable"
-trigger-before-download.trigger-url = "^/index\\.html$"
-trigger-before-download.download-url = "^/downloads/"
-trigger-before-download.deny-url = "${DENY_URL}"
-trigger-before-download.trigger-timeout = 3600
-auth.backend = "plain"
-auth.backend.plain.userfile = "${join(dir, 'users')}"
-auth.require = ( "/admin/" => ( "method" => "basic", "realm" => "staff", "require" => "valid-user" ) )
-`,
+    example('lighttpd.conf', {
+      '/srv/www': www,
+      '/srv/protected': protectedRoot,
+      '/etc/koa-lighty/users': join(dir, 'users'),
+    }),
   );
   return { www, protectedRoot, confFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A file of examples/authorizer/ (the README's), each `from` replaced by its `to`. */
+export function example(name: string, replace: Record<string, string>): string {
+  let text = readFileSync(join(EXAMPLES, name), 'utf8');
+  for (const [from, to] of Object.entries(replace)) {
+    if (!text.includes(from)) throw new Error(`examples/authorizer/${name} no longer has ${from}`);
+    text = text.replaceAll(from, to);
+  }
+  return text;
 }
 
 /** A link to /report.txt signed `secondsAgo` before now. */

@@ -22,10 +22,10 @@ export interface RunningNginx {
 }
 
 /**
- * `serverBlock` is the inside of `server { }` without `listen` (added here); the http block
- * around it sets only the temp paths (all in the temp dir) and turns the access log off.
+ * `servers(port)` is the server blocks, listening on 127.0.0.1:port; the http block around
+ * them sets only the temp paths (all in the temp dir) and turns the access log off.
  */
-export async function startNginx(serverBlock: string): Promise<RunningNginx> {
+export async function startNginx(servers: (port: number) => string): Promise<RunningNginx> {
   if (!existsSync(NGINX)) throw new Error('nginx is not installed: run npm test (it installs nginx-light)');
   return onFreePort(async (port) => {
     const dir = await mkdtemp(join(tmpdir(), 'koa-lighty-nginx-'));
@@ -44,10 +44,7 @@ export async function startNginx(serverBlock: string): Promise<RunningNginx> {
         'http {',
         '  access_log off;',
         `  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}`,
-        '  server {',
-        `    listen 127.0.0.1:${port};`,
-        serverBlock,
-        '  }',
+        servers(port),
         '}',
         '',
       ].join('\n'),
