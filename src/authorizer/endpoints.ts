@@ -67,7 +67,7 @@ export interface HttpEndpointOptions {
   /**
    * nginx's auth_request passes only 401 and 403 (anything else becomes its 500, with an
    * error logged and the connection closed): send the other refusals (the trigger's 307,
-   * secdownload's 410) as 401 with their own status in `X-Koa-Lighty-Status`, for the nginx
+   * secdownload's 410, a 400) as 401 with their own status in `X-Koa-Lighty-Status`, for the nginx
    * conf to turn back (see README). A 401 of mod_auth keeps its WWW-Authenticate.
    */
   nginx?: boolean;
@@ -93,12 +93,15 @@ export function httpAuthorizerServer(handler: Handler, options: HttpEndpointOpti
   });
 }
 
-/** Every refusal as 401 or 403, the real status beside it (the body is nginx's own anyway). */
+/**
+ * Every refusal as 401 or 403, the real status beside it (the body is nginx's own anyway). A
+ * 5xx stays one: nginx's 500 for it is the truth.
+ */
 function asNginxCanPass(res: ServerResponse): void {
   const writeHead = res.writeHead;
   res.writeHead = function nginxStatusWriteHead(this: ServerResponse, status: number, ...rest: unknown[]) {
     let sent = status;
-    if (status >= 300 && status !== 401 && status !== 403) {
+    if (status >= 300 && status < 500 && status !== 401 && status !== 403) {
       this.setHeader(STATUS_HEADER, String(status));
       sent = 401;
       this.statusMessage = STATUS_CODES[401]!;
