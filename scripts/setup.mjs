@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The one set-up step behind `npm start`, `npm test` and `npm run bench`: it installs what is
 // missing and does nothing when everything is there, so it is cheap to run every time.
-//   --for-tests  also needs memcached, lighttpd (the oracle), chromium (the browser test) and
-//                Node 24 LTS from npm (the suite runs on the machine's Node and on Node 24)
+//   --for-tests  also needs memcached, lighttpd (the oracle), chromium (the browser test), nginx
+//                (in front of the authorizer) and Node 24 LTS from npm (the suite runs on the
+//                machine's Node and on Node 24)
 //   --for-bench  also needs lighttpd (with mod_openssl), nginx, wrk and h2load
 //   --quiet      print only what it does, not what it checks
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -28,6 +29,8 @@ if (args.has('--for-tests')) {
     { bin: 'memcached', pkg: 'memcached' },
     { bin: 'lighttpd', pkg: 'lighttpd' },
     { bin: 'chromium', pkg: 'chromium' },
+    // The front server of the authorizer tests (auth_request is in nginx-light).
+    { bin: 'nginx', pkg: 'nginx-light' },
   );
   debian.push(modDeflate);
 }

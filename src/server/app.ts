@@ -213,12 +213,12 @@ function mutedWarnings(log: Logger): { log: Logger; unmute(): void } {
   };
 }
 
-function readerFor(config: Config, ids: number[]): OptionReader {
+export function readerFor(config: Config, ids: number[]): OptionReader {
   return new OptionReader(effectiveOptions(config, ids), effectiveSources(config, ids), config.file);
 }
 
 /** The ids of a block and its ancestors, outermost first: the options that block sees. */
-function lineage(block: Config['blocks'][number]): number[] {
+export function lineage(block: Config['blocks'][number]): number[] {
   const ids: number[] = [];
   for (let b: typeof block | undefined = block; b; b = b.parent) ids.unshift(b.id);
   return ids;

@@ -14,6 +14,7 @@ export class UsageError extends Error {}
 
 export const USAGE = `usage: koa-lighty [-f lighttpd.conf] [-D] [-t | -p] [--workers N]
        koa-lighty secdownload-url --secret S --uri-prefix /dl/ [options] /rel/path
+       koa-lighty authorizer -f lighttpd.conf [--fastcgi ADDRESS] [--http ADDRESS]
 
   -f FILE        run a server from this lighttpd.conf (without -f: the bundled demo site)
   -D             stay in the foreground (accepted for lighttpd users; always the case)
@@ -24,7 +25,9 @@ export const USAGE = `usage: koa-lighty [-f lighttpd.conf] [-D] [-t | -p] [--wor
   -V             print the version and the features (as lighttpd -V)
   -h, --help     print this help
 
-  secdownload-url prints a signed link; run \`koa-lighty secdownload-url --help\`.`;
+  secdownload-url prints a signed link; run \`koa-lighty secdownload-url --help\`.
+  authorizer answers a front server (nginx auth_request, lighttpd's FastCGI authorizer)
+  with the conf's access, auth, trigger and secdownload rules; see \`koa-lighty authorizer --help\`.`;
 
 export function parseServerArgs(argv: string[]): ServerArgs {
   const args: ServerArgs = {

@@ -48,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     const { secdownloadUrlCommand } = await import('./secdownload-cli.js');
     return secdownloadUrlCommand(argv.slice(1));
   }
+  if (argv[0] === 'authorizer') return (await import('./authorizer-cli.js')).authorizerCommand(argv.slice(1));
   let args: ReturnType<typeof parseServerArgs>;
   try {
     args = parseServerArgs(argv);
