@@ -1,5 +1,5 @@
 import { closeSync, existsSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 
 /**
  * Where to listen: server.bind + server.port, a unix socket when server.bind starts with `/`,
@@ -43,7 +43,7 @@ export function activatedSockets(
 }
 
 /** Listens, turning the errors a user makes (busy port, no permission) into one clear line. */
-export async function listenOn(server: Server, address: ListenAddress): Promise<ListenAddress> {
+export async function listenOn(server: NetServer, address: ListenAddress): Promise<ListenAddress> {
   if ('path' in address && existsSync(address.path)) unlinkSync(address.path);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
