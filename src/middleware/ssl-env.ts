@@ -69,9 +69,10 @@ export function sslVariables(socket: TLSSocket, options: SslEnvironmentOptions):
   }
   env.push(['SSL_CLIENT_VERIFY', 'SUCCESS']);
   const x509 = new X509Certificate(peer.raw);
-  // X509_NAME_oneline's form: /C=DE/O=Example/CN=jane, fields in the certificate's order.
+  // OpenSSL's one-line form, as lighttpd prints it: `CN = jane, O = Example`, in the
+  // certificate's order (Node gives the same fields and escaping, one per line).
   const fields = x509.subject.split('\n').filter(Boolean);
-  env.push(['SSL_CLIENT_S_DN', fields.map((f) => `/${f}`).join('')]);
+  env.push(['SSL_CLIENT_S_DN', fields.map((f) => f.replace('=', ' = ')).join(', ')]);
   for (const field of fields) {
     const eq = field.indexOf('=');
     if (eq > 0) env.push([`SSL_CLIENT_S_DN_${field.slice(0, eq)}`, field.slice(eq + 1)]);

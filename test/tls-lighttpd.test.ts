@@ -1,0 +1,224 @@
+/**
+ * HTTPS from the lighttpd.conf: the same conf under Debian's lighttpd 1.4.69 (with
+ * mod_openssl) and under `koa-lighty -f`, each with a clear listener (server.port) and a TLS
+ * one (`$SERVER["socket"] == "127.0.0.1:PORT2"`), certificates from a CA made at test time.
+ * curl --http1.1 (trusting only that CA, names resolved to 127.0.0.1) asks both for PHP, a
+ * static file and send-file; Node's tls.connect reads which certificate a name gets (SNI).
+ * Then what koa-lighty alone does: start-up refusals at the key's line, and certificates
+ * reloaded when their files change, without dropping an open connection.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import test from 'ava';
+import { type RunningKoaLighty, runCli, runCommand, startKoaLighty } from './helpers/koa-lighty.js';
+import { LIGHTTPD, type RunningLighttpd, startLighttpd } from './helpers/lighttpd.js';
+import { freePort } from './helpers/ports.js';
+import { createTestCa, type IssuedCertificate } from './helpers/test-ca.js';
+import { eventually } from './helpers/wait.js';
+
+const ca = createTestCa();
+const certA = ca.issue('a', { names: ['a.test'], serial: 'A1A1A1' });
+const certB = ca.issue('b', { names: ['b.test'], serial: 'B2B2B2' });
+const jane = ca.issue('jane', {
+  names: [],
+  client: true,
+  commonName: 'jane',
+  subject: { O: 'Example', emailAddress: 'jane@example.com' },
+});
+const root = mkdtempSync(join(tmpdir(), 'koa-lighty-tls-'));
+writeFileSync(join(root, 'hello.txt'), 'hello over TLS\n');
+writeFileSync(
+  join(root, 'env.php'),
+  `<?php
+$keys = ['HTTPS', 'REQUEST_SCHEME', 'SERVER_PORT', 'REMOTE_USER', 'AUTH_TYPE'];
+foreach ($_SERVER as $k => $v) if (strncmp($k, 'SSL_', 4) === 0 && $k !== 'SSL_CERT_DIR' && $k !== 'SSL_CERT_FILE') $keys[] = $k;
+sort($keys);
+foreach (array_unique($keys) as $k) echo $k, '=', str_replace("\\n", '|', $_SERVER[$k] ?? '-'), "\\n";
+`,
+);
+writeFileSync(join(root, 'send.php'), `<?php header('X-Sendfile: ${join(root, 'hello.txt')}');`);
+
+function conf(sockdir: string, tlsPort: number): string {
+  return `server.document-root = "${root}"
+server.modules = ("mod_openssl", "mod_redirect", "mod_setenv", "mod_fastcgi")
+fastcgi.server = (".php" => ((
+  "bin-path" => "/usr/bin/php-cgi",
+  "socket" => "${sockdir}/php.sock",
+  "max-procs" => 1,
+  "allow-x-send-file" => "enable",
+)))
+$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
+  ssl.engine = "enable"
+  ssl.pemfile = "${certA.pemFile}"
+  ssl.ca-file = "${ca.certFile}"
+  ssl.verifyclient.activate = "enable"
+  ssl.verifyclient.enforce = "disable"
+  ssl.verifyclient.username = "SSL_CLIENT_S_DN_CN"
+  ssl.verifyclient.exportcert = "enable"
+}
+$HTTP["host"] == "b.test" {
+  ssl.pemfile = "${certB.pemFile}"
+}
+$HTTP["scheme"] == "https" {
+  setenv.add-response-header = ("Strict-Transport-Security" => "max-age=300")
+}
+$HTTP["scheme"] == "http" {
+  $HTTP["host"] =~ ".*" {
+    url.redirect = ("^/secure/.*" => "https://%0$0")
+  }
+}
+`;
+}
+
+interface Ports {
+  clear: number;
+  tls: number;
+}
+const servers: { lighttpd?: RunningLighttpd & Ports; koa?: RunningKoaLighty & Ports } = {};
+const dirs: string[] = [];
+
+test.before(async () => {
+  const [lighttpdTls, koaTls] = [await freePort(), await freePort()];
+  const lighttpdSockets = mkdtempSync(join(tmpdir(), 'koa-lighty-tls-l-'));
+  const koaSockets = mkdtempSync(join(tmpdir(), 'koa-lighty-tls-k-'));
+  dirs.push(lighttpdSockets, koaSockets);
+  const [lighttpd, koa] = await Promise.all([
+    startLighttpd(conf(lighttpdSockets, lighttpdTls), { alsoPorts: [lighttpdTls] }),
+    startKoaLighty({
+      conf: `${conf(koaSockets, koaTls)}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
+    }),
+  ]);
+  servers.lighttpd = Object.assign(lighttpd, { clear: lighttpd.port, tls: lighttpdTls });
+  servers.koa = Object.assign(koa, { clear: koa.port, tls: koaTls });
+});
+
+test.after.always(async () => {
+  await Promise.allSettled([servers.koa?.stop(), servers.lighttpd?.stop()]);
+  for (const dir of [...dirs, root]) rmSync(dir, { recursive: true, force: true });
+  ca.remove();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** curl --http1.1, trusting only the test CA, `name` resolved to 127.0.0.1. */
+function curl(url: string, extra: string[] = []): Promise<Answer> {
+  const { hostname, port } = new URL(url);
+  const args = ['-s', '--http1.1', '--cacert', ca.certFile, '--resolve', `${hostname}:${port}:127.0.0.1`];
+  return new Promise((resolve, reject) => {
+    execFile('curl', [...args, '-D', '-', ...extra, url], { encoding: 'latin1' }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`curl ${url}: ${error.message} ${stderr}`));
+      const end = stdout.indexOf('\r\n\r\n');
+      const [statusLine, ...lines] = stdout.slice(0, end).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: stdout.slice(end + 4) });
+    });
+  });
+}
+
+/** Both servers' answers to the same path: (a server's ports) → URL. */
+async function both(url: (p: Ports) => string, extra: string[] = []): Promise<[Answer, Answer]> {
+  const { lighttpd, koa } = servers;
+  return Promise.all([curl(url(lighttpd!), extra), curl(url(koa!), extra)]);
+}
+
+/** Port numbers differ between the two servers: compare with names instead. */
+function portless(text: string | undefined, p: Ports): string | undefined {
+  return text?.replaceAll(String(p.tls), 'TLSPORT').replaceAll(String(p.clear), 'CLEARPORT');
+}
+
+test('PHP over TLS: HTTPS=on, REQUEST_SCHEME=https, SERVER_PORT the TLS port, $HTTP["scheme"] blocks apply', async (t) => {
+  const [l, k] = await both((p) => `https://a.test:${p.tls}/env.php`);
+  t.is(k.status, 200);
+  t.regex(k.body, /^HTTPS=on$/m);
+  t.regex(k.body, /^REQUEST_SCHEME=https$/m);
+  t.regex(k.body, new RegExp(`^SERVER_PORT=${servers.koa!.tls}$`, 'm'));
+  t.regex(k.body, /^SSL_PROTOCOL=TLSv1\.3$/m);
+  t.regex(k.body, /^SSL_CLIENT_VERIFY=NONE$/m);
+  t.is(k.headers['strict-transport-security'], 'max-age=300');
+  t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
+  t.is(k.headers['strict-transport-security'], l.headers['strict-transport-security']);
+});
+
+test('PHP on the clear listener: no HTTPS, REQUEST_SCHEME=http, its own port, no https-only header', async (t) => {
+  const [l, k] = await both((p) => `http://a.test:${p.clear}/env.php`);
+  t.regex(k.body, /^HTTPS=-$/m);
+  t.regex(k.body, /^REQUEST_SCHEME=http$/m);
+  t.regex(k.body, new RegExp(`^SERVER_PORT=${servers.koa!.clear}$`, 'm'));
+  t.notRegex(k.body, /^SSL_/m);
+  t.is(k.headers['strict-transport-security'], undefined);
+  t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
+});
+
+test('a static file and a send-file answer over TLS', async (t) => {
+  for (const path of ['/hello.txt', '/send.php']) {
+    const [l, k] = await both((p) => `https://a.test:${p.tls}${path}`);
+    t.is(k.status, 200, path);
+    t.is(k.body, 'hello over TLS\n', path);
+    t.is(k.body, l.body, path);
+    t.is(k.headers['content-length'], l.headers['content-length'], path);
+  }
+});
+
+test('a client certificate: SSL_CLIENT_* and REMOTE_USER as PHP sees them under lighttpd', async (t) => {
+  const withCert = ['--cert', jane.certFile, '--key', jane.keyFile];
+  const [l, k] = await both((p) => `https://a.test:${p.tls}/env.php`, withCert);
+  t.regex(k.body, /^SSL_CLIENT_VERIFY=SUCCESS$/m);
+  t.regex(k.body, /^REMOTE_USER=jane$/m);
+  t.regex(k.body, /^AUTH_TYPE=SSL_CLIENT_VERIFY$/m);
+  t.regex(k.body, new RegExp(`^SSL_CLIENT_M_SERIAL=${jane.serial}$`, 'm'));
+  t.regex(k.body, /^SSL_CLIENT_S_DN_CN=jane$/m);
+  t.regex(k.body, /^SSL_CLIENT_CERT=-----BEGIN CERTIFICATE-----\|/m);
+  t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
+});
+
+/** The serial of the certificate a server shows for a name (SNI). */
+function serialFor(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: '127.0.0.1', port, servername, ca: readCa(), checkServerIdentity: () => undefined },
+      () => {
+        const serial = socket.getPeerCertificate().serialNumber;
+        socket.end();
+        resolve(serial.toUpperCase());
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
+function readCa(): string {
+  return readFileSync(ca.certFile, 'utf8');
+}
+
+test('SNI: $HTTP["host"] == "b.test" holds another certificate; other names get the socket\'s', async (t) => {
+  for (const [name, serial] of [
+    ['a.test', certA.serial],
+    ['b.test', certB.serial],
+    ['c.test', certA.serial],
+  ] as const) {
+    t.is(await serialFor(servers.koa!.tls, name), serial, name);
+    t.is(await serialFor(servers.lighttpd!.tls, name), serial, `${name} (lighttpd)`);
+  }
+  const [l, k] = await both((p) => `https://b.test:${p.tls}/hello.txt`);
+  t.is(k.body, 'hello over TLS\n');
+  t.is(k.status, l.status);
+});
+
+test('http → https redirect as people write it: https://%0$0', async (t) => {
+  const [l, k] = await both((p) => `http://a.test:${p.clear}/secure/page?x=1`);
+  t.is(k.status, 301);
+  t.is(k.headers.location, `https://a.test:${servers.koa!.clear}/secure/page?x=1`);
+  t.is(portless(k.headers.location, servers.koa!), portless(l.headers.location, servers.lighttpd!));
+  t.is(k.status, l.status);
+});
