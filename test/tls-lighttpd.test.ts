@@ -156,7 +156,7 @@ test('PHP on the clear listener: no HTTPS, REQUEST_SCHEME=http, its own port, no
   t.regex(k.body, /^REQUEST_SCHEME=http$/m);
   t.regex(k.body, new RegExp(`^SERVER_PORT=${servers.koa!.clear}$`, 'm'));
   t.notRegex(k.body, /^SSL_/m);
-  t.is(k.headers['strict-transport-security'], undefined);
+  t.false('strict-transport-security' in k.headers);
   t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
 });
 
@@ -221,4 +221,158 @@ test('http → https redirect as people write it: https://%0$0', async (t) => {
   t.is(k.headers.location, `https://a.test:${servers.koa!.clear}/secure/page?x=1`);
   t.is(portless(k.headers.location, servers.koa!), portless(l.headers.location, servers.lighttpd!));
   t.is(k.status, l.status);
+});
+
+/** A conf whose TLS socket holds `tlsLines` (line 5 on), written to a temp file; -t binds nothing. */
+function confFile(name: string, tlsLines: string[]): string {
+  const file = join(root, `${name}.conf`);
+  writeFileSync(
+    file,
+    [
+      `server.document-root = "${root}"`,
+      'server.port = 8080',
+      'server.modules = ("mod_openssl")',
+      '$SERVER["socket"] == "127.0.0.1:8443" {',
+      '  ssl.engine = "enable"',
+      ...tlsLines,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+test('a key that does not match its certificate: refused at the ssl.privkey line, as lighttpd refuses to start', async (t) => {
+  const file = confFile('mismatch', [
+    `  ssl.pemfile = "${certA.certFile}"`,
+    `  ssl.privkey = "${certB.keyFile}"`,
+  ]);
+  const ours = await runCli(['-t', '-f', file]);
+  t.not(ours.code, 0);
+  t.true(
+    ours.stderr.includes(`${file}:7: ssl.privkey: ${certB.keyFile}: the private key does not match`),
+    ours.stderr,
+  );
+  const theirs = await runCommand(LIGHTTPD, ['-tt', '-f', file]);
+  t.not(theirs.code, 0);
+  t.regex(theirs.stderr, /Private key does not match/);
+});
+
+test('a key file that cannot be read, and ssl.engine without a certificate: refused, never served in clear', async (t) => {
+  const missing = join(root, 'no-such.key');
+  const unreadable = confFile('unreadable', [
+    `  ssl.pemfile = "${certA.certFile}"`,
+    `  ssl.privkey = "${missing}"`,
+  ]);
+  const ours = await runCli(['-t', '-f', unreadable]);
+  t.not(ours.code, 0);
+  t.true(ours.stderr.includes(`${unreadable}:7: ssl.privkey: cannot read ${missing}`), ours.stderr);
+  t.not((await runCommand(LIGHTTPD, ['-tt', '-f', unreadable])).code, 0);
+
+  const bare = confFile('bare', []);
+  const refused = await runCli(['-t', '-f', bare]);
+  t.not(refused.code, 0);
+  t.true(refused.stderr.includes(`${bare}:5: ssl.engine: ssl.pemfile has to be set`), refused.stderr);
+  t.not((await runCommand(LIGHTTPD, ['-tt', '-f', bare])).code, 0);
+});
+
+test('an expired certificate: a warning naming the file and its line; the server still starts', async (t) => {
+  const old = ca.issue('old', { names: ['a.test'], days: 0 });
+  const file = confFile('expired', [`  ssl.pemfile = "${old.pemFile}"`]);
+  const result = await runCli(['-t', '-f', file]);
+  t.is(result.code, 0, result.stderr);
+  t.true(
+    result.stderr.includes(`warning: ${file}:6: ssl.pemfile: ${old.pemFile}: the certificate expired`),
+    result.stderr,
+  );
+});
+
+/** A TLS connection kept open: send a request, read one whole answer. */
+class KeptConnection {
+  private received = '';
+  private constructor(readonly socket: TLSSocket) {
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      this.received += chunk;
+    });
+  }
+
+  static open(port: number): Promise<KeptConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(
+        { host: '127.0.0.1', port, servername: 'a.test', ca: readCa(), checkServerIdentity: () => undefined },
+        () => resolve(new KeptConnection(socket)),
+      );
+      socket.on('error', reject);
+    });
+  }
+
+  serial(): string {
+    return this.socket.getPeerCertificate().serialNumber.toUpperCase();
+  }
+
+  async get(path: string): Promise<string> {
+    this.received = '';
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: a.test\r\n\r\n`);
+    const complete = () => {
+      const end = this.received.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(this.received.slice(0, end));
+      return end >= 0 && length !== null && this.received.length >= end + 4 + Number(length[1]);
+    };
+    if (!(await eventually(complete, 10_000))) throw new Error(`no whole answer: ${this.received}`);
+    return this.received;
+  }
+}
+
+/** Puts a certificate (and its key) in place as certbot does: written beside, renamed over. */
+function replace(pemFile: string, cert: IssuedCertificate): void {
+  copyFileSync(cert.pemFile, `${pemFile}.new`);
+  renameSync(`${pemFile}.new`, pemFile);
+}
+
+test('certificate files replaced: new connections get the new serial, an open keep-alive one keeps working', async (t) => {
+  const live = mkdtempSync(join(tmpdir(), 'koa-lighty-tls-live-'));
+  dirs.push(live);
+  const pemFile = join(live, 'site.pem');
+  copyFileSync(certA.pemFile, pemFile);
+  const next = ca.issue('next', { names: ['a.test'], serial: 'C3C3C3' });
+  const tlsPort = await freePort();
+  const koa = await startKoaLighty({
+    conf: `server.document-root = "${root}"
+server.port = PORT
+server.bind = "127.0.0.1"
+server.modules = ("mod_openssl")
+$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
+  ssl.engine = "enable"
+  ssl.pemfile = "${pemFile}"
+}
+`,
+  });
+  t.teardown(() => koa.stop());
+  const kept = await KeptConnection.open(tlsPort);
+  t.is(kept.serial(), certA.serial);
+  t.regex(await kept.get('/hello.txt'), /^HTTP\/1\.1 200 [\s\S]*hello over TLS\n$/);
+
+  // Half-written: a file that is not a certificate yet keeps the old one, and says so.
+  writeFileSync(pemFile, '-----BEGIN CERTIFICATE-----\nMIIB');
+  t.true(
+    await eventually(() => koa.output().includes('certificates not reloaded, the old ones stay'), 10_000),
+  );
+  t.is(await serialFor(tlsPort, 'a.test'), certA.serial);
+
+  replace(pemFile, next);
+  const fresh: string[] = [];
+  t.true(
+    await eventually(() => {
+      serialFor(tlsPort, 'a.test').then(
+        (s) => fresh.push(s),
+        () => {},
+      );
+      return fresh.includes(next.serial);
+    }, 15_000),
+    `serials seen: ${fresh.join(' ')}`,
+  );
+  t.regex(await kept.get('/hello.txt'), /^HTTP\/1\.1 200 [\s\S]*hello over TLS\n$/);
+  t.is(kept.serial(), certA.serial);
+  kept.socket.end();
 });
