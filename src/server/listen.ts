@@ -62,7 +62,9 @@ export async function listenOn(server: NetServer, address: ListenAddress): Promi
     };
     if ('fd' in address) server.listen({ fd: address.fd }, done);
     else if ('path' in address) server.listen(address.path, done);
-    else server.listen(address.port, address.host, done);
+    // An IPv6 address is IPv6 only, as lighttpd sets IPV6_V6ONLY: `[::]:443` next to
+    // `0.0.0.0:443` are two sockets, not one taking both.
+    else server.listen({ port: address.port, host: address.host, ipv6Only: address.host.includes(':') }, done);
   });
   if ('path' in address) return address;
   const bound = server.address();
