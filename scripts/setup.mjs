@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The one set-up step behind `npm start`, `npm test` and `npm run bench`: it installs what is
 // missing and does nothing when everything is there, so it is cheap to run every time.
-//   --for-tests  also needs memcached, lighttpd (the oracle), chromium (the browser test) and
+//   --for-tests  also needs memcached, lighttpd (the oracle, with mod_deflate and mod_openssl),
+//                curl and openssl (the TLS tests), chromium (the browser test) and
 //                Node 24 LTS from npm (the suite runs on the machine's Node and on Node 24)
 //   --for-bench  also needs lighttpd, nginx and wrk
 //   --quiet      print only what it does, not what it checks
@@ -23,13 +24,17 @@ const say = (line) => console.error(`setup: ${line}`);
 const debian = [{ bin: 'php-cgi', pkg: 'php-cgi' }];
 // The oracle's mod_deflate is packaged apart from lighttpd itself.
 const modDeflate = { file: '/usr/lib/lighttpd/mod_deflate.so', pkg: 'lighttpd-mod-deflate' };
+// So is its TLS (test/tls-lighttpd.test.ts compares HTTPS listeners).
+const modOpenssl = { file: '/usr/lib/lighttpd/mod_openssl.so', pkg: 'lighttpd-mod-openssl' };
 if (args.has('--for-tests')) {
   debian.push(
     { bin: 'memcached', pkg: 'memcached' },
     { bin: 'lighttpd', pkg: 'lighttpd' },
     { bin: 'chromium', pkg: 'chromium' },
+    { bin: 'curl', pkg: 'curl' },
+    { bin: 'openssl', pkg: 'openssl' },
   );
-  debian.push(modDeflate);
+  debian.push(modDeflate, modOpenssl);
 }
 if (args.has('--for-bench')) {
   debian.push(
