@@ -376,3 +376,14 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
   t.is(kept.serial(), certA.serial);
   kept.socket.end();
 });
+
+test('client certificates asked for in a $HTTP["host"] block: refused at the line (node:tls asks per socket)', async (t) => {
+  const file = confFile('per-host', [`  ssl.pemfile = "${certA.pemFile}"`]);
+  writeFileSync(
+    file,
+    `${readFileSync(file, 'utf8')}$HTTP["host"] == "b.test" {\n  ssl.ca-file = "${ca.certFile}"\n  ssl.verifyclient.activate = "enable"\n}\n`,
+  );
+  const result = await runCli(['-t', '-f', file]);
+  t.not(result.code, 0);
+  t.regex(result.stderr, new RegExp(`${file}:10: ssl\\.ca-file: client certificates are asked for per socket`));
+});

@@ -29,7 +29,7 @@ function features(): string {
     '',
     '\t+ IPv6 support',
     '\t+ PCRE support (lighttpd.conf regexes run as JavaScript RegExp; PCRE-only syntax is refused)',
-    `\t+ OpenSSL support (crypto of secdownload: Node's OpenSSL ${process.versions.openssl}; no TLS listener yet)`,
+    `\t+ OpenSSL support (mod_openssl on node:tls, and secdownload's crypto: Node's OpenSSL ${process.versions.openssl})`,
   ].join('\n');
 }
 

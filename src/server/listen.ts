@@ -64,7 +64,8 @@ export async function listenOn(server: NetServer, address: ListenAddress): Promi
     else if ('path' in address) server.listen(address.path, done);
     // An IPv6 address is IPv6 only, as lighttpd sets IPV6_V6ONLY: `[::]:443` next to
     // `0.0.0.0:443` are two sockets, not one taking both.
-    else server.listen({ port: address.port, host: address.host, ipv6Only: address.host.includes(':') }, done);
+    else
+      server.listen({ port: address.port, host: address.host, ipv6Only: address.host.includes(':') }, done);
   });
   if ('path' in address) return address;
   const bound = server.address();

@@ -51,6 +51,7 @@ export function configListeners(
   readerFor: (ids: number[]) => OptionReader,
 ): Listener[] {
   const global = readerFor([]);
+  refuseClientVerificationPerRequest(config, readerFor);
   const listeners: Listener[] = [];
   const add = (token: string, address: ListenAddress, r: OptionReader) => {
     if (listeners.some((l) => sameAddress(l.address, address))) return;
@@ -77,6 +78,35 @@ export function configListeners(
     listeners.unshift(listeners.pop()!);
   }
   return listeners;
+}
+
+/** Asked for during the handshake: only the socket's scope can decide them. */
+const SOCKET_SCOPE_KEYS = [
+  'ssl.verifyclient.activate',
+  'ssl.verifyclient.enforce',
+  'ssl.verifyclient.depth',
+  'ssl.verifyclient.ca-file',
+  'ssl.ca-file',
+];
+
+/**
+ * node:tls asks for a client certificate per server, not per name: a `$HTTP["host"]` (or any
+ * other non-socket) block that asks for one, or enforces it, cannot be honoured, and letting
+ * it pass would let clients in without the certificate the config demands.
+ */
+function refuseClientVerificationPerRequest(
+  config: Config,
+  readerFor: (ids: number[]) => OptionReader,
+): void {
+  for (const block of config.blocks) {
+    if (block.condition?.field === 'socket') continue;
+    const key = SOCKET_SCOPE_KEYS.find((k) => block.options.has(k));
+    if (!key) continue;
+    throw readerFor(lineage(block)).error(
+      key,
+      'client certificates are asked for per socket in koa-lighty (node:tls): set ssl.verifyclient.* and ssl.ca-file globally or in a $SERVER["socket"] block',
+    );
+  }
 }
 
 /** `":443"`, `"127.0.0.1:443"`, `"[::1]:443"`, `"/run/sock"`, `"[::]"` (server.port's). */
@@ -134,15 +164,6 @@ function listenerTls(
     });
     if (!usable) continue;
     const hostReader = readerFor(lineage(block));
-    const perHost = chain
-      .filter((b) => b.condition?.field !== 'socket')
-      .flatMap((b) => [...b.options.keys()])
-      .find((key) => key.startsWith('ssl.verifyclient.') || key === 'ssl.ca-file');
-    if (perHost)
-      throw hostReader.error(
-        perHost,
-        `client certificates are asked for per socket in koa-lighty (node:tls): set ssl.verifyclient.* and ssl.ca-file in the scope of the socket ${token}, not per host`,
-      );
     const own = readCertificateSettings(hostReader);
     const cert: CertificateSettings = {
       ...settings,
