@@ -385,5 +385,8 @@ test('client certificates asked for in a $HTTP["host"] block: refused at the lin
   );
   const result = await runCli(['-t', '-f', file]);
   t.not(result.code, 0);
-  t.regex(result.stderr, new RegExp(`${file}:10: ssl\\.ca-file: client certificates are asked for per socket`));
+  t.regex(
+    result.stderr,
+    new RegExp(`${file}:10: ssl\\.verifyclient\\.activate: client certificates are asked for per socket`),
+  );
 });
