@@ -390,3 +390,31 @@ test('client certificates asked for in a $HTTP["host"] block: refused at the lin
     new RegExp(`${file}:10: ssl\\.verifyclient\\.activate: client certificates are asked for per socket`),
   );
 });
+
+test('ssl.verifyclient.enforce: a client without a certificate gets no TLS session; with one it is served', async (t) => {
+  const tlsPort = await freePort();
+  const koa = await startKoaLighty({
+    conf: `server.document-root = "${root}"
+server.port = PORT
+server.bind = "127.0.0.1"
+server.modules = ("mod_openssl")
+$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
+  ssl.engine = "enable"
+  ssl.pemfile = "${certA.pemFile}"
+  ssl.ca-file = "${ca.certFile}"
+  ssl.verifyclient.activate = "enable"
+  ssl.verifyclient.enforce = "enable"
+}
+`,
+  });
+  t.teardown(() => koa.stop());
+  await t.throwsAsync(curl(`https://a.test:${tlsPort}/hello.txt`));
+  const served = await curl(`https://a.test:${tlsPort}/hello.txt`, [
+    '--cert',
+    jane.certFile,
+    '--key',
+    jane.keyFile,
+  ]);
+  t.is(served.status, 200);
+  t.is(served.body, 'hello over TLS\n');
+});
