@@ -98,7 +98,10 @@ export async function main(argv: string[]): Promise<number> {
         log: lighty.log,
       }),
     lighty.log,
+    loaded.server.connectionLimits.readIdleMs,
   );
+  // served.reload() re-reads every TLS listener's certificates (for SIGUSR1); they are also
+  // re-read when their files change.
   const servers = served.http;
   let removePid = () => {};
   // Signals are handled from here on: one that arrives while starting still stops cleanly.

@@ -35,6 +35,8 @@ export function serveListeners(
   listeners: Listener[],
   createHttp: () => HttpServer,
   log: Logger,
+  /** server.max-read-idle: a handshake that stalls longer is dropped, as an idle read would be. */
+  handshakeTimeoutMs = 60_000,
 ): ServedListeners {
   const servers = listeners.map((listener): ServedListener => {
     const http = createHttp();
@@ -42,7 +44,11 @@ export function serveListeners(
     if (listener.token) tagConnections(http, listener.token);
     if (!listener.tls) return { http, listening: http };
     const contexts = new ListenerContexts(listener.tls, log);
-    const listening = createTlsServer(http, contexts.serverOptions(), log);
+    const listening = createTlsServer(
+      http,
+      { ...contexts.serverOptions(), handshakeTimeout: handshakeTimeoutMs },
+      log,
+    );
     contexts.attach(listening);
     return { http, listening, contexts };
   });
