@@ -41,7 +41,7 @@ foreach (array_unique($keys) as $k) echo $k, '=', str_replace("\\n", '|', $_SERV
 );
 writeFileSync(join(root, 'send.php'), `<?php header('X-Sendfile: ${join(root, 'hello.txt')}');`);
 
-function conf(sockdir: string, tlsPort: number): string {
+function conf(sockdir: string, tlsPort: number, v6Port: number): string {
   return `server.document-root = "${root}"
 server.modules = ("mod_openssl", "mod_redirect", "mod_setenv", "mod_fastcgi")
 fastcgi.server = (".php" => ((
@@ -62,6 +62,9 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
 $HTTP["host"] == "b.test" {
   ssl.pemfile = "${certB.pemFile}"
 }
+$SERVER["socket"] == "[::1]:${v6Port}" {
+  setenv.add-response-header = ("X-Socket" => "v6")
+}
 $HTTP["scheme"] == "https" {
   setenv.add-response-header = ("Strict-Transport-Security" => "max-age=300")
 }
@@ -76,23 +79,29 @@ $HTTP["scheme"] == "http" {
 interface Ports {
   clear: number;
   tls: number;
+  v6: number;
 }
 const servers: { lighttpd?: RunningLighttpd & Ports; koa?: RunningKoaLighty & Ports } = {};
 const dirs: string[] = [];
 
 test.before(async () => {
-  const [lighttpdTls, koaTls] = [await freePort(), await freePort()];
+  const [lighttpdTls, koaTls, lighttpdV6, koaV6] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const lighttpdSockets = mkdtempSync(join(tmpdir(), 'koa-lighty-tls-l-'));
   const koaSockets = mkdtempSync(join(tmpdir(), 'koa-lighty-tls-k-'));
   dirs.push(lighttpdSockets, koaSockets);
   const [lighttpd, koa] = await Promise.all([
-    startLighttpd(conf(lighttpdSockets, lighttpdTls), { alsoPorts: [lighttpdTls] }),
+    startLighttpd(conf(lighttpdSockets, lighttpdTls, lighttpdV6), { alsoPorts: [lighttpdTls, lighttpdV6] }),
     startKoaLighty({
-      conf: `${conf(koaSockets, koaTls)}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
+      conf: `${conf(koaSockets, koaTls, koaV6)}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
     }),
   ]);
-  servers.lighttpd = Object.assign(lighttpd, { clear: lighttpd.port, tls: lighttpdTls });
-  servers.koa = Object.assign(koa, { clear: koa.port, tls: koaTls });
+  servers.lighttpd = Object.assign(lighttpd, { clear: lighttpd.port, tls: lighttpdTls, v6: lighttpdV6 });
+  servers.koa = Object.assign(koa, { clear: koa.port, tls: koaTls, v6: koaV6 });
 });
 
 test.after.always(async () => {
@@ -107,10 +116,12 @@ interface Answer {
   body: string;
 }
 
-/** curl --http1.1, trusting only the test CA, `name` resolved to 127.0.0.1. */
+/** curl --http1.1, trusting only the test CA, a name resolved to 127.0.0.1. */
 function curl(url: string, extra: string[] = []): Promise<Answer> {
   const { hostname, port } = new URL(url);
-  const args = ['-s', '--http1.1', '--cacert', ca.certFile, '--resolve', `${hostname}:${port}:127.0.0.1`];
+  const literal = hostname.startsWith('[') || /^[\d.]+$/.test(hostname);
+  const args = ['-s', '--http1.1', '--cacert', ca.certFile];
+  if (!literal) args.push('--resolve', `${hostname}:${port}:127.0.0.1`);
   return new Promise((resolve, reject) => {
     execFile('curl', [...args, '-D', '-', ...extra, url], { encoding: 'latin1' }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`curl ${url}: ${error.message} ${stderr}`));
@@ -134,7 +145,10 @@ async function both(url: (p: Ports) => string, extra: string[] = []): Promise<[A
 
 /** Port numbers differ between the two servers: compare with names instead. */
 function portless(text: string | undefined, p: Ports): string | undefined {
-  return text?.replaceAll(String(p.tls), 'TLSPORT').replaceAll(String(p.clear), 'CLEARPORT');
+  return text
+    ?.replaceAll(String(p.tls), 'TLSPORT')
+    .replaceAll(String(p.clear), 'CLEARPORT')
+    .replaceAll(String(p.v6), 'V6PORT');
 }
 
 test('PHP over TLS: HTTPS=on, REQUEST_SCHEME=https, SERVER_PORT the TLS port, $HTTP["scheme"] blocks apply', async (t) => {
@@ -180,6 +194,17 @@ test('a client certificate: SSL_CLIENT_* and REMOTE_USER as PHP sees them under 
   t.regex(k.body, /^SSL_CLIENT_S_DN_CN=jane$/m);
   t.regex(k.body, /^SSL_CLIENT_CERT=-----BEGIN CERTIFICATE-----\|/m);
   t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
+});
+
+test('an IPv6 $SERVER["socket"] block is a listener of its own, and its requests see its options', async (t) => {
+  const [l, k] = await both((p) => `http://[::1]:${p.v6}/env.php`);
+  t.is(k.status, 200);
+  t.is(k.headers['x-socket'], 'v6');
+  t.regex(k.body, new RegExp(`^SERVER_PORT=${servers.koa!.v6}$`, 'm'));
+  t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
+  t.is(k.headers['x-socket'], l.headers['x-socket']);
+  const [, clear] = await both((p) => `http://a.test:${p.clear}/hello.txt`);
+  t.false('x-socket' in clear.headers);
 });
 
 /** The serial of the certificate a server shows for a name (SNI). */
