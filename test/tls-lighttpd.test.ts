@@ -443,3 +443,25 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
   t.is(served.status, 200);
   t.is(served.body, 'hello over TLS\n');
 });
+
+test('--workers 2: the clear and the TLS listener are both shared by the workers', async (t) => {
+  const tlsPort = await freePort();
+  const koa = await startKoaLighty({
+    conf: `server.document-root = "${root}"
+server.port = PORT
+server.bind = "127.0.0.1"
+server.modules = ("mod_openssl")
+$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
+  ssl.engine = "enable"
+  ssl.pemfile = "${certA.pemFile}"
+}
+`,
+    args: ['--workers', '2'],
+  });
+  t.teardown(() => koa.stop());
+  t.regex(koa.output(), new RegExp(`https://127\\.0\\.0\\.1:${tlsPort} with 2 workers`));
+  for (let i = 0; i < 4; i++) {
+    t.is((await curl(`https://a.test:${tlsPort}/hello.txt`)).body, 'hello over TLS\n');
+    t.is((await curl(`http://a.test:${koa.port}/hello.txt`)).body, 'hello over TLS\n');
+  }
+});
