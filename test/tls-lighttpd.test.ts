@@ -465,3 +465,26 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
     t.is((await curl(`http://a.test:${koa.port}/hello.txt`)).body, 'hello over TLS\n');
   }
 });
+
+test('ssl.verifyclient.depth = 0 with enforce: a certificate the CA signed (depth 1) is refused, as by lighttpd', async (t) => {
+  const tlsConf = (tlsPort: number) => `server.document-root = "${root}"
+server.modules = ("mod_openssl")
+$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
+  ssl.engine = "enable"
+  ssl.pemfile = "${certA.pemFile}"
+  ssl.ca-file = "${ca.certFile}"
+  ssl.verifyclient.activate = "enable"
+  ssl.verifyclient.enforce = "enable"
+  ssl.verifyclient.depth = 0
+}
+`;
+  const [lighttpdTls, koaTls] = [await freePort(), await freePort()];
+  const [lighttpd, koa] = await Promise.all([
+    startLighttpd(tlsConf(lighttpdTls), { alsoPorts: [lighttpdTls] }),
+    startKoaLighty({ conf: `${tlsConf(koaTls)}server.port = PORT\nserver.bind = "127.0.0.1"\n` }),
+  ]);
+  t.teardown(() => Promise.allSettled([koa.stop(), lighttpd.stop()]));
+  const withCert = ['--cert', jane.certFile, '--key', jane.keyFile];
+  await t.throwsAsync(curl(`https://a.test:${lighttpdTls}/hello.txt`, withCert));
+  await t.throwsAsync(curl(`https://a.test:${koaTls}/hello.txt`, withCert));
+});

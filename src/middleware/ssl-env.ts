@@ -82,13 +82,17 @@ export function sslVariables(socket: TLSSocket, options: SslEnvironmentOptions):
   return env;
 }
 
-/** The intermediate certificates between the client's and its root. */
-function chainDepth(peer: ReturnType<TLSSocket['getPeerCertificate']>): number {
+/**
+ * How deep the client's chain goes, counted as OpenSSL's verify depth: the client's own
+ * certificate is 0, its issuer 1, and so on up to the root (a certificate signed by the CA
+ * directly is 1).
+ */
+export function chainDepth(peer: ReturnType<TLSSocket['getPeerCertificate']>): number {
+  type Linked = typeof peer & { issuerCertificate?: Linked };
   let depth = 0;
-  let cert = peer as typeof peer & { issuerCertificate?: typeof peer };
+  let cert = peer as Linked;
   while (cert.issuerCertificate && cert.issuerCertificate !== cert && depth < 300) {
-    cert = cert.issuerCertificate as typeof cert;
-    if (cert.issuerCertificate === cert) break; // the root
+    cert = cert.issuerCertificate;
     depth++;
   }
   return depth;

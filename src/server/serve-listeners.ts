@@ -5,7 +5,9 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
+import { chainDepth } from '../middleware/ssl-env.js';
 import { ListenerContexts } from '../tls/contexts.js';
 import { type ListenAddress, listenOn } from './listen.js';
 import type { Listener } from './listeners.js';
@@ -44,10 +46,15 @@ export function serveListeners(
     if (listener.token) tagConnections(http, listener.token);
     if (!listener.tls) return { http, listening: http };
     const contexts = new ListenerContexts(listener.tls, log);
+    const { verify } = listener.tls.settings;
+    // ssl.verifyclient.depth with enforce: a longer chain is refused, as OpenSSL's verify depth.
+    const accept = (socket: TLSSocket) =>
+      !(verify.activate && verify.enforce) || chainDepth(socket.getPeerCertificate(true)) <= verify.depth;
     const listening = createTlsServer(
       http,
       { ...contexts.serverOptions(), handshakeTimeout: handshakeTimeoutMs },
       log,
+      accept,
     );
     contexts.attach(listening);
     return { http, listening, contexts };

@@ -8,9 +8,18 @@ import type { Logger } from '../log.js';
  * (limits, idle timers, error pages, connection gate) holds on TLS alike. The returned server
  * is the one that listens.
  */
-export function createTlsServer(http: HttpServer, options: TlsOptions, log: Logger): Server {
+export function createTlsServer(
+  http: HttpServer,
+  options: TlsOptions,
+  log: Logger,
+  /** A last check of the finished handshake; false closes the connection unserved. */
+  accept: (socket: TLSSocket) => boolean = () => true,
+): Server {
   const server = createServer({ ...options, ALPNProtocols: ['http/1.1'] });
-  server.on('secureConnection', (socket: TLSSocket) => http.emit('connection', socket));
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (accept(socket)) http.emit('connection', socket);
+    else socket.destroy();
+  });
   // A failed handshake (a scanner, a client that does not trust the certificate) is no
   // error of the server's: one line at most, never a crash.
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
