@@ -48,3 +48,27 @@ test('a socket that is no address is refused at its block', (t) => {
     new RegExp(`^${port.file}:4: .*not a port`),
   );
 });
+
+test('socket-only TLS options elsewhere, and a certificate the handshake cannot choose, are warned about at their line', (t) => {
+  const { file } = listenersOf(`server.port = 8080
+$HTTP["host"] == "a.test" {
+  ssl.engine = "enable"
+}
+$HTTP["url"] =^ "/shop/" {
+  $HTTP["host"] == "b.test" {
+    ssl.pemfile = "/nowhere.pem"
+  }
+}
+`);
+  const { warnings } = loadConfig(file);
+  t.true(
+    warnings.includes(
+      `${file}:4: ssl.engine is valid only in global scope or a $SERVER["socket"] block (ignored here, as by lighttpd)`,
+    ),
+    warnings.join('\n'),
+  );
+  t.false(
+    warnings.some((w) => w.includes('never chosen')),
+    'no TLS listener: nothing to choose',
+  );
+});

@@ -56,8 +56,10 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   if (!existsSync(server.documentRoot) || !statSync(server.documentRoot).isDirectory()) {
     throw global.error('server.document-root', `${server.documentRoot} is not a directory`);
   }
-  const listeners = configListeners(config, server, (ids) => readerFor(config, ids));
-  const tlsWarnings = listenerWarnings(config, server, listeners);
+  const { listeners, warnings: scopeWarnings } = configListeners(config, server, (ids) =>
+    readerFor(config, ids),
+  );
+  const tlsWarnings = [...scopeWarnings, ...listenerWarnings(config, server, listeners)];
   // Each block is checked with the options it would see, so a bad value in a rarely matched
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];

@@ -49,9 +49,9 @@ export function configListeners(
   config: Config,
   server: ServerSettings,
   readerFor: (ids: number[]) => OptionReader,
-): Listener[] {
+): { listeners: Listener[]; warnings: string[] } {
   const global = readerFor([]);
-  refuseClientVerificationPerRequest(config, readerFor);
+  const warnings = checkScopes(config, readerFor);
   const listeners: Listener[] = [];
   const add = (token: string, address: ListenAddress, r: OptionReader) => {
     if (listeners.some((l) => sameAddress(l.address, address))) return;
@@ -77,7 +77,8 @@ export function configListeners(
     add(mainToken, server.listen, global);
     listeners.unshift(listeners.pop()!);
   }
-  return listeners;
+  if (listeners.some((l) => l.tls)) warnings.push(...unusedSniCertificates(config));
+  return { listeners, warnings };
 }
 
 /** Asked for during the handshake: only the socket's scope can decide them. */
@@ -89,24 +90,52 @@ const SOCKET_SCOPE_KEYS = [
   'ssl.ca-file',
 ];
 
+/** Options of the socket's scope only, as lighttpd ignores them elsewhere. */
+const SOCKET_ONLY_KEYS = ['ssl.engine', 'ssl.cipher-list', 'ssl.openssl.ssl-conf-cmd'];
+
 /**
- * node:tls asks for a client certificate per server, not per name: a `$HTTP["host"]` (or any
- * other non-socket) block that asks for one, or enforces it, cannot be honoured, and letting
- * it pass would let clients in without the certificate the config demands.
+ * What a block other than `$SERVER["socket"]` cannot change. node:tls asks for a client
+ * certificate per server, not per name: a `$HTTP["host"]` block that asks for one, or
+ * enforces it, is refused (letting it pass would let clients in without the certificate the
+ * config demands). The socket's own options there are ignored with lighttpd's warning.
  */
-function refuseClientVerificationPerRequest(
-  config: Config,
-  readerFor: (ids: number[]) => OptionReader,
-): void {
+function checkScopes(config: Config, readerFor: (ids: number[]) => OptionReader): string[] {
+  const warnings: string[] = [];
   for (const block of config.blocks) {
     if (block.condition?.field === 'socket') continue;
     const key = SOCKET_SCOPE_KEYS.find((k) => block.options.has(k));
-    if (!key) continue;
-    throw readerFor(lineage(block)).error(
-      key,
-      'client certificates are asked for per socket in koa-lighty (node:tls): set ssl.verifyclient.* and ssl.ca-file globally or in a $SERVER["socket"] block',
-    );
+    if (key)
+      throw readerFor(lineage(block)).error(
+        key,
+        'client certificates are asked for per socket in koa-lighty (node:tls): set ssl.verifyclient.* and ssl.ca-file globally or in a $SERVER["socket"] block',
+      );
+    for (const ignored of SOCKET_ONLY_KEYS.filter((k) => block.options.has(k))) {
+      const at = block.sources.get(ignored)!;
+      warnings.push(
+        `${at.file}:${at.line}: ${ignored} is valid only in global scope or a $SERVER["socket"] block (ignored here, as by lighttpd)`,
+      );
+    }
   }
+  return warnings;
+}
+
+/** A `$HTTP["host"]` certificate under conditions the handshake cannot know is never chosen. */
+function unusedSniCertificates(config: Config): string[] {
+  return config.blocks
+    .filter((block) => block.condition?.field === 'host' && block.options.has('ssl.pemfile'))
+    .filter((block) => !handshakeKnows(block))
+    .map((block) => {
+      const at = block.sources.get('ssl.pemfile')!;
+      return `${at.file}:${at.line}: ssl.pemfile: this block's conditions are not known during the TLS handshake (only $SERVER["socket"], $HTTP["scheme"] and $HTTP["host"] are): its certificate is never chosen`;
+    });
+}
+
+function handshakeKnows(block: ConditionBlock): boolean {
+  for (let b: ConditionBlock | undefined = block; b; b = b.parent) {
+    const field = b.condition?.field;
+    if (field !== 'socket' && field !== 'host' && field !== 'scheme') return false;
+  }
+  return true;
 }
 
 /** `":443"`, `"127.0.0.1:443"`, `"[::1]:443"`, `"/run/sock"`, `"[::]"` (server.port's). */
@@ -156,13 +185,7 @@ function listenerTls(
     const chain: ConditionBlock[] = [];
     for (let b: ConditionBlock | undefined = block; b; b = b.parent) chain.unshift(b);
     // Only what is known during the handshake decides: the socket, the scheme and the name.
-    const usable = chain.every((b) => {
-      const c = b.condition;
-      if (!c) return false;
-      if (c.field === 'socket') return c.op === '==' ? c.pattern === token : c.pattern !== token;
-      return c.field === 'host' || c.field === 'scheme';
-    });
-    if (!usable) continue;
+    if (!handshakeKnows(block)) continue;
     const hostReader = readerFor(lineage(block));
     const own = readCertificateSettings(hostReader);
     const cert: CertificateSettings = {
