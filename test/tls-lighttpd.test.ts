@@ -19,6 +19,9 @@ import { freePort } from './helpers/ports.js';
 import { createTestCa, type IssuedCertificate } from './helpers/test-ca.js';
 import { eventually } from './helpers/wait.js';
 
+/** Failure bounds only: the machine may be loaded (a -t run takes seconds then). */
+const ROOMY = { timeoutMs: 60_000 };
+
 const ca = createTestCa();
 const certA = ca.issue('a', { names: ['a.test'], serial: 'A1A1A1' });
 const certB = ca.issue('b', { names: ['b.test'], serial: 'B2B2B2' });
@@ -97,6 +100,7 @@ test.before(async () => {
   const [lighttpd, koa] = await Promise.all([
     startLighttpd(conf(lighttpdSockets, lighttpdTls, lighttpdV6), { alsoPorts: [lighttpdTls, lighttpdV6] }),
     startKoaLighty({
+      timeoutMs: 60_000,
       conf: `${conf(koaSockets, koaTls, koaV6)}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
     }),
   ]);
@@ -272,13 +276,13 @@ test('a key that does not match its certificate: refused at the ssl.privkey line
     `  ssl.pemfile = "${certA.certFile}"`,
     `  ssl.privkey = "${certB.keyFile}"`,
   ]);
-  const ours = await runCli(['-t', '-f', file]);
+  const ours = await runCli(['-t', '-f', file], ROOMY);
   t.not(ours.code, 0);
   t.true(
     ours.stderr.includes(`${file}:7: ssl.privkey: ${certB.keyFile}: the private key does not match`),
     ours.stderr,
   );
-  const theirs = await runCommand(LIGHTTPD, ['-tt', '-f', file]);
+  const theirs = await runCommand(LIGHTTPD, ['-tt', '-f', file], ROOMY);
   t.not(theirs.code, 0);
   t.regex(theirs.stderr, /Private key does not match/);
 });
@@ -289,22 +293,22 @@ test('a key file that cannot be read, and ssl.engine without a certificate: refu
     `  ssl.pemfile = "${certA.certFile}"`,
     `  ssl.privkey = "${missing}"`,
   ]);
-  const ours = await runCli(['-t', '-f', unreadable]);
+  const ours = await runCli(['-t', '-f', unreadable], ROOMY);
   t.not(ours.code, 0);
   t.true(ours.stderr.includes(`${unreadable}:7: ssl.privkey: cannot read ${missing}`), ours.stderr);
-  t.not((await runCommand(LIGHTTPD, ['-tt', '-f', unreadable])).code, 0);
+  t.not((await runCommand(LIGHTTPD, ['-tt', '-f', unreadable], ROOMY)).code, 0);
 
   const bare = confFile('bare', []);
-  const refused = await runCli(['-t', '-f', bare]);
+  const refused = await runCli(['-t', '-f', bare], ROOMY);
   t.not(refused.code, 0);
   t.true(refused.stderr.includes(`${bare}:5: ssl.engine: ssl.pemfile has to be set`), refused.stderr);
-  t.not((await runCommand(LIGHTTPD, ['-tt', '-f', bare])).code, 0);
+  t.not((await runCommand(LIGHTTPD, ['-tt', '-f', bare], ROOMY)).code, 0);
 });
 
 test('an expired certificate: a warning naming the file and its line; the server still starts', async (t) => {
   const old = ca.issue('old', { names: ['a.test'], days: 0 });
   const file = confFile('expired', [`  ssl.pemfile = "${old.pemFile}"`]);
-  const result = await runCli(['-t', '-f', file]);
+  const result = await runCli(['-t', '-f', file], ROOMY);
   t.is(result.code, 0, result.stderr);
   t.true(
     result.stderr.includes(`warning: ${file}:6: ssl.pemfile: ${old.pemFile}: the certificate expired`),
@@ -344,7 +348,7 @@ class KeptConnection {
       const length = /content-length: (\d+)/i.exec(this.received.slice(0, end));
       return end >= 0 && length !== null && this.received.length >= end + 4 + Number(length[1]);
     };
-    if (!(await eventually(complete, 10_000))) throw new Error(`no whole answer: ${this.received}`);
+    if (!(await eventually(complete, 60_000))) throw new Error(`no whole answer: ${this.received}`);
     return this.received;
   }
 }
@@ -363,6 +367,7 @@ test('certificate files replaced: new connections get the new serial, an open ke
   const next = ca.issue('next', { names: ['a.test'], serial: 'C3C3C3' });
   const tlsPort = await freePort();
   const koa = await startKoaLighty({
+    timeoutMs: 60_000,
     conf: `server.document-root = "${root}"
 server.port = PORT
 server.bind = "127.0.0.1"
@@ -381,20 +386,29 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
   // Half-written: a file that is not a certificate yet keeps the old one, and says so.
   writeFileSync(pemFile, '-----BEGIN CERTIFICATE-----\nMIIB');
   t.true(
-    await eventually(() => koa.output().includes('certificates not reloaded, the old ones stay'), 10_000),
+    await eventually(() => koa.output().includes('certificates not reloaded, the old ones stay'), 60_000),
   );
   t.is(await serialFor(tlsPort, 'a.test'), certA.serial);
 
   replace(pemFile, next);
   const fresh: string[] = [];
+  let asking = false;
   t.true(
     await eventually(() => {
-      serialFor(tlsPort, 'a.test').then(
-        (s) => fresh.push(s),
-        () => {},
-      );
+      // One handshake at a time: the machine may be slow to answer.
+      if (!asking) {
+        asking = true;
+        serialFor(tlsPort, 'a.test')
+          .then(
+            (s) => fresh.push(s),
+            () => {},
+          )
+          .finally(() => {
+            asking = false;
+          });
+      }
       return fresh.includes(next.serial);
-    }, 15_000),
+    }, 60_000),
     `serials seen: ${fresh.join(' ')}`,
   );
   t.regex(await kept.get('/hello.txt'), /^HTTP\/1\.1 200 [\s\S]*hello over TLS\n$/);
@@ -408,7 +422,7 @@ test('client certificates asked for in a $HTTP["host"] block: refused at the lin
     file,
     `${readFileSync(file, 'utf8')}$HTTP["host"] == "b.test" {\n  ssl.ca-file = "${ca.certFile}"\n  ssl.verifyclient.activate = "enable"\n}\n`,
   );
-  const result = await runCli(['-t', '-f', file]);
+  const result = await runCli(['-t', '-f', file], ROOMY);
   t.not(result.code, 0);
   t.regex(
     result.stderr,
@@ -419,6 +433,7 @@ test('client certificates asked for in a $HTTP["host"] block: refused at the lin
 test('ssl.verifyclient.enforce: a client without a certificate gets no TLS session; with one it is served', async (t) => {
   const tlsPort = await freePort();
   const koa = await startKoaLighty({
+    timeoutMs: 60_000,
     conf: `server.document-root = "${root}"
 server.port = PORT
 server.bind = "127.0.0.1"
@@ -447,6 +462,7 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
 test('--workers 2: the clear and the TLS listener are both shared by the workers', async (t) => {
   const tlsPort = await freePort();
   const koa = await startKoaLighty({
+    timeoutMs: 60_000,
     conf: `server.document-root = "${root}"
 server.port = PORT
 server.bind = "127.0.0.1"
@@ -481,7 +497,10 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
   const [lighttpdTls, koaTls] = [await freePort(), await freePort()];
   const [lighttpd, koa] = await Promise.all([
     startLighttpd(tlsConf(lighttpdTls), { alsoPorts: [lighttpdTls] }),
-    startKoaLighty({ conf: `${tlsConf(koaTls)}server.port = PORT\nserver.bind = "127.0.0.1"\n` }),
+    startKoaLighty({
+      timeoutMs: 60_000,
+      conf: `${tlsConf(koaTls)}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
+    }),
   ]);
   t.teardown(() => Promise.allSettled([koa.stop(), lighttpd.stop()]));
   const withCert = ['--cert', jane.certFile, '--key', jane.keyFile];
