@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The one set-up step behind `npm start`, `npm test` and `npm run bench`: it installs what is
 // missing and does nothing when everything is there, so it is cheap to run every time.
-//   --for-tests  also needs memcached, lighttpd (the oracle), chromium (the browser test), nginx
-//                (in front of the authorizer) and Node 24 LTS from npm (the suite runs on the
-//                machine's Node and on Node 24)
+//   --for-tests  also needs memcached, lighttpd (the oracle, with mod_deflate and mod_openssl),
+//                curl and openssl (the TLS tests), chromium (the browser test), nginx (in front
+//                of the authorizer) and Node 24 LTS from npm (the suite runs on the machine's
+//                Node and on Node 24)
 //   --for-bench  also needs lighttpd (with mod_openssl), nginx, wrk and h2load
 //   --quiet      print only what it does, not what it checks
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -24,6 +25,8 @@ const say = (line) => console.error(`setup: ${line}`);
 const debian = [{ bin: 'php-cgi', pkg: 'php-cgi' }];
 // The oracle's mod_deflate is packaged apart from lighttpd itself.
 const modDeflate = { file: '/usr/lib/lighttpd/mod_deflate.so', pkg: 'lighttpd-mod-deflate' };
+// So is its TLS (test/tls-lighttpd.test.ts compares HTTPS listeners).
+const modOpenssl = { file: '/usr/lib/lighttpd/mod_openssl.so', pkg: 'lighttpd-mod-openssl' };
 if (args.has('--for-tests')) {
   debian.push(
     { bin: 'memcached', pkg: 'memcached' },
@@ -31,19 +34,21 @@ if (args.has('--for-tests')) {
     { bin: 'chromium', pkg: 'chromium' },
     // The front server of the authorizer tests (auth_request is in nginx-light).
     { bin: 'nginx', pkg: 'nginx-light' },
+    { bin: 'curl', pkg: 'curl' },
+    { bin: 'openssl', pkg: 'openssl' },
   );
-  debian.push(modDeflate);
+  debian.push(modDeflate, modOpenssl);
 }
 if (args.has('--for-bench')) {
   debian.push(
-    { file: '/usr/lib/lighttpd/mod_openssl.so', pkg: 'lighttpd-mod-openssl' },
     { bin: 'lighttpd', pkg: 'lighttpd' },
     { bin: 'nginx', pkg: 'nginx-light' },
     { bin: 'wrk', pkg: 'wrk' },
     // h2load: the HTTP/2 workloads (wrk speaks HTTP/1.1 only).
     { bin: 'h2load', pkg: 'nghttp2-client' },
   );
-  debian.push(modDeflate);
+  // The HTTPS and h2 workloads run every server with a TLS listener.
+  debian.push(modDeflate, modOpenssl);
 }
 
 const installed = (d) => (d.file ? existsSync(d.file) : onPath(d.bin));

@@ -72,6 +72,7 @@ export { RewriteFailed } from './middleware/rewrite-rules.js';
 export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
 export { type NameValues, type SetenvOptions, setenv } from './middleware/setenv.js';
 export { type SimpleVhostOptions, simpleVhost } from './middleware/simple-vhost.js';
+export { type SslEnvironmentOptions, sslEnvironment } from './middleware/ssl-env.js';
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { OptionError } from './option-error.js';

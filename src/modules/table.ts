@@ -21,6 +21,7 @@ import { modEvhost } from './mod-evhost.js';
 import { modExpire } from './mod-expire.js';
 import { modFastcgi } from './mod-fastcgi.js';
 import { modIndexfile } from './mod-indexfile.js';
+import { modOpenssl } from './mod-openssl.js';
 import { modRedirect } from './mod-redirect.js';
 import { modRewrite, modRewriteIfNotFile } from './mod-rewrite.js';
 import { modSecdownload } from './mod-secdownload.js';
@@ -41,6 +42,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   coreRequestSize,
   coreConnection,
   coreRangeRequests,
+  modOpenssl,
   modRewrite,
   // uri_clean
   modAccess,

@@ -27,7 +27,9 @@ import { mapModCompress } from '../modules/mod-deflate.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
 import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
+import { checkListenerTls } from '../tls/contexts.js';
 import { describeAddress, type ListenAddress } from './listen.js';
+import { configListeners, type Listener } from './listeners.js';
 import { selectPipeline } from './select-pipeline.js';
 
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
@@ -36,6 +38,8 @@ export interface LoadedConfig {
   file: string;
   config: Config;
   server: ServerSettings;
+  /** Where to listen: server.bind/server.port and every `$SERVER["socket"]` block, TLS or not. */
+  listeners: Listener[];
   /** One line per option or module koa-lighty does not support yet. */
   warnings: string[];
   print(): unknown;
@@ -52,18 +56,46 @@ export function loadConfig(file: string, options: { env?: NodeJS.ProcessEnv } = 
   if (!existsSync(server.documentRoot) || !statSync(server.documentRoot).isDirectory()) {
     throw global.error('server.document-root', `${server.documentRoot} is not a directory`);
   }
+  const { listeners, warnings: scopeWarnings } = configListeners(config, server, (ids) =>
+    readerFor(config, ids),
+  );
+  const tlsWarnings = [...scopeWarnings, ...listenerWarnings(config, server, listeners)];
   // Each block is checked with the options it would see, so a bad value in a rarely matched
   // block is found at start, not by the first visitor who matches it.
   const readers = [global, ...config.blocks.map((block) => readerFor(config, lineage(block)))];
   const warnings = [
     ...(compat.warning ? [compat.warning] : []),
     ...server.warnings,
+    ...tlsWarnings,
     ...serverScopeWarnings(config),
     ...unsupported(config, server),
     ...moduleWarnings(readers, server.modules),
     ...constructionWarnings(readers, server.modules),
   ];
-  return { file, config, server, warnings, print: () => printConfig(config, { omitPredefined: true }) };
+  return {
+    file,
+    config,
+    server,
+    listeners,
+    warnings,
+    print: () => printConfig(config, { omitPredefined: true }),
+  };
+}
+
+/**
+ * The certificates of every TLS listener, read and checked now (a key that does not match is
+ * refused at its line). lighttpd loads mod_openssl for ssl.* options that server.modules
+ * forgot, with a warning: so does this.
+ */
+function listenerWarnings(config: Config, server: ServerSettings, listeners: Listener[]): string[] {
+  const warnings = listeners.flatMap((l) => (l.tls ? checkListenerTls(l.tls) : []));
+  if (listeners.some((l) => l.tls) && !server.modules.includes('mod_openssl')) {
+    server.modules = ['mod_openssl', ...server.modules];
+    warnings.unshift(
+      `${config.file}: server.modules: please add "mod_openssl" (loaded for the ssl.* options, as lighttpd does)`,
+    );
+  }
+  return warnings;
 }
 
 /** What each loaded module says it does not honour, once per line however many blocks see it. */

@@ -2,17 +2,11 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServerSettings } from '../config/mapping.js';
 import { parseServerArgs, USAGE, UsageError } from './args.js';
 import { createHttpServer } from './http-server.js';
-import {
-  activatedSockets,
-  describeAddress,
-  dropPrivileges,
-  type ListenAddress,
-  listenOn,
-  writePidFile,
-} from './listen.js';
+import { activatedSockets, describeAddress, dropPrivileges, writePidFile } from './listen.js';
+import type { Listener } from './listeners.js';
+import { inheritedListeners, serveListeners } from './serve-listeners.js';
 
 /** The env variable that hands a primary's inherited sockets on to its workers (--workers). */
 const WORKER_SOCKETS = 'KOA_LIGHTY_ACTIVATED_FDS';
@@ -35,7 +29,7 @@ function features(): string {
     '',
     '\t+ IPv6 support',
     '\t+ PCRE support (lighttpd.conf regexes run as JavaScript RegExp; PCRE-only syntax is refused)',
-    `\t+ OpenSSL support (crypto of secdownload: Node's OpenSSL ${process.versions.openssl}; no TLS listener yet)`,
+    `\t+ OpenSSL support (mod_openssl on node:tls, and secdownload's crypto: Node's OpenSSL ${process.versions.openssl})`,
   ].join('\n');
 }
 
@@ -94,16 +88,22 @@ export async function main(argv: string[]): Promise<number> {
     : undefined;
   const lighty = createApp(loaded, { worker });
   if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
-  const addresses = listenAddresses(loaded.server, lighty.listen, worker !== undefined);
-  const servers = addresses.map(() =>
-    createHttpServer(lighty.app.callback(), {
-      maxRequestFieldSize: loaded.server.maxRequestFieldSize,
-      connectionLimits: loaded.server.connectionLimits,
-      // lighttpd counts per process, with server.max-worker too: each worker has the limit.
-      maxConnections: loaded.server.maxConnections,
-      log: lighty.log,
-    }),
+  const served = serveListeners(
+    listenersOf(loaded, worker !== undefined),
+    () =>
+      createHttpServer(lighty.app.callback(), {
+        maxRequestFieldSize: loaded.server.maxRequestFieldSize,
+        connectionLimits: loaded.server.connectionLimits,
+        // lighttpd counts per process, with server.max-worker too: each worker has the limit.
+        maxConnections: loaded.server.maxConnections,
+        log: lighty.log,
+      }),
+    lighty.log,
+    loaded.server.connectionLimits.readIdleMs,
   );
+  // served.reload() re-reads every TLS listener's certificates (for SIGUSR1); they are also
+  // re-read when their files change.
+  const servers = served.http;
   let removePid = () => {};
   // Signals are handled from here on: one that arrives while starting still stops cleanly.
   const stopped = new Promise<number>((resolve) => {
@@ -112,6 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       lighty.log.info('server', `${signal}: shutting down`);
+      served.close();
       for (const server of servers) {
         server.close();
         server.closeIdleConnections();
@@ -131,11 +132,16 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  const bound = await Promise.all(servers.map((server, i) => listenOn(server, addresses[i]!)));
+  const bound = await served.listen();
   if (!worker) removePid = writePidFile(lighty.pidFile);
   dropPrivileges(lighty.user, lighty.group);
   await lighty.ready();
-  const where = bound.map(describeAddress).join(', ');
+  const where = bound
+    .map((address, i) => {
+      const text = describeAddress(address);
+      return served.servers[i]!.contexts ? text.replace(/^http:/, 'https:') : text;
+    })
+    .join(', ');
   if (!worker) {
     console.log(`koa-lighty ${version()} listening on ${where} (${configFile})`);
     if (demo) for (const line of lighty.demoLinks(bound[0]!)) console.log(line);
@@ -160,6 +166,7 @@ async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig
   // Workers listen on the primary's inherited descriptors: cluster creates the handle in the
   // primary from the fd number and hands connections out as for any port.
   const inherited = loaded.server.socketActivation ? activatedSockets() : undefined;
+  if (inherited) inheritedListeners(inherited, loaded.listeners); // refuses TLS on them, before forking
   const fork = (index: number) => {
     const worker = cluster.fork({
       KOA_LIGHTY_WORKER: String(index),
@@ -196,17 +203,14 @@ async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig
 
 /**
  * Where this process listens: the sockets systemd handed over when the config asks for them
- * and some were passed (else server.bind/server.port, as lighttpd falls back), or, in a
+ * and some were passed (else the config's listeners, as lighttpd falls back), or, in a
  * worker, the primary's.
  */
-function listenAddresses(
-  server: ServerSettings,
-  configured: ListenAddress,
-  isWorker: boolean,
-): ListenAddress[] {
-  if (isWorker) {
-    const fds = process.env[WORKER_SOCKETS];
-    return fds ? fds.split(',').map((fd) => ({ fd: Number(fd) })) : [configured];
-  }
-  return (server.socketActivation && activatedSockets()) || [configured];
+function listenersOf(loaded: import('./app.js').LoadedConfig, isWorker: boolean): Listener[] {
+  const fds = isWorker
+    ? process.env[WORKER_SOCKETS]?.split(',').map((fd) => ({ fd: Number(fd) }))
+    : loaded.server.socketActivation
+      ? activatedSockets()
+      : undefined;
+  return fds ? inheritedListeners(fds, loaded.listeners) : loaded.listeners;
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { type Facts, toByteString } from '../config/facts.js';
 import type { RequestState } from '../http/request-state.js';
+import { socketToken } from './socket-token.js';
 
 /** What lighttpd.conf conditions see of one request (spec 5.3); header values are byte strings. */
 export function requestFacts(ctx: Context, state: RequestState): Facts {
@@ -23,6 +24,8 @@ export function requestFacts(ctx: Context, state: RequestState): Facts {
     requestMethod: req.method ?? 'GET',
     scheme: 'encrypted' in socket ? 'https' : 'http',
     get serverSocket() {
+      const token = socketToken(socket);
+      if (token !== undefined) return token;
       const local = unmapped(socket.localAddress ?? '');
       return `${local.includes(':') ? `[${local}]` : local}:${socket.localPort}`;
     },

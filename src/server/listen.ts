@@ -1,5 +1,5 @@
 import { closeSync, existsSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 
 /**
  * Where to listen: server.bind + server.port, a unix socket when server.bind starts with `/`,
@@ -43,7 +43,7 @@ export function activatedSockets(
 }
 
 /** Listens, turning the errors a user makes (busy port, no permission) into one clear line. */
-export async function listenOn(server: Server, address: ListenAddress): Promise<ListenAddress> {
+export async function listenOn(server: NetServer, address: ListenAddress): Promise<ListenAddress> {
   if ('path' in address && existsSync(address.path)) unlinkSync(address.path);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -62,7 +62,10 @@ export async function listenOn(server: Server, address: ListenAddress): Promise<
     };
     if ('fd' in address) server.listen({ fd: address.fd }, done);
     else if ('path' in address) server.listen(address.path, done);
-    else server.listen(address.port, address.host, done);
+    // An IPv6 address is IPv6 only, as lighttpd sets IPV6_V6ONLY: `[::]:443` next to
+    // `0.0.0.0:443` are two sockets, not one taking both.
+    else
+      server.listen({ port: address.port, host: address.host, ipv6Only: address.host.includes(':') }, done);
   });
   if ('path' in address) return address;
   const bound = server.address();

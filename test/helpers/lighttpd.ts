@@ -32,7 +32,14 @@ export interface RunningLighttpd {
  */
 export async function startLighttpd(
   confText: string,
-  { binary = LIGHTTPD }: { binary?: string } = {},
+  {
+    binary = LIGHTTPD,
+    alsoPorts = [],
+  }: {
+    binary?: string;
+    /** Ports of `$SERVER["socket"]` blocks in confText: started means listening on them too. */
+    alsoPorts?: number[];
+  } = {},
 ): Promise<RunningLighttpd> {
   // A missing oracle fails the test: a comparison that cannot run must not pass.
   if (!existsSync(binary)) throw new Error('lighttpd is not installed: run npm test (it installs it)');
@@ -57,7 +64,7 @@ export async function startLighttpd(
     const stderrClosed = new Promise((resolve) => child.stderr!.once('close', resolve));
     const readLog = () => readFile(errorLog, 'utf8').catch(() => '');
     try {
-      await waitForPort(port, child);
+      for (const listening of [port, ...alsoPorts]) await waitForPort(listening, child);
     } catch (err) {
       await stopChild(child, exited);
       // Its last words decide whether onFreePort tries another port ("Address already in use").
