@@ -100,6 +100,9 @@ export async function main(argv: string[]): Promise<number> {
       connectionLimits: loaded.server.connectionLimits,
       // lighttpd counts per process, with server.max-worker too: each worker has the limit.
       maxConnections: loaded.server.maxConnections,
+      // HTTP/2 with prior knowledge on these clear-text sockets (and by ALPN on a TLS socket
+      // handed to the server), unless server.feature-flags turns server.h2proto off.
+      http2: loaded.server.http2,
       log: lighty.log,
     }),
   );

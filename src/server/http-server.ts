@@ -5,6 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { limitConnections } from '../http/connection-gate.js';
 import {
@@ -17,6 +18,12 @@ import {
 import { errorPageBody, reasonPhrase } from '../http/error-page.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import { defaultLogger, type Logger } from '../log.js';
+import {
+  type AnyRequestListener,
+  dispatchProtocols,
+  type Http2Settings,
+  LIGHTTPD_HTTP2,
+} from './http2-server.js';
 
 /**
  * The HTTP/1.1 server koa-lighty answers on, set up the way lighttpd behaves where Node's
@@ -41,15 +48,24 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /** Where a request Node's parser refused is logged (one line each). */
   log?: Logger;
+  /**
+   * HTTP/2 on the same sockets (server/http2-server.ts): `true` or settings (server.feature-flags
+   * "server.h2proto", "server.h2c") turn it on: prior knowledge on clear text, ALPN "h2" on a
+   * TLS socket emitted as 'connection'. Unset or false: HTTP/1 only, as before.
+   */
+  http2?: boolean | Partial<Http2Settings>;
 }
 
-export function createHttpServer(handler: RequestListener, options: HttpServerOptions = {}): Server {
+export function createHttpServer(
+  handler: RequestListener | AnyRequestListener,
+  options: HttpServerOptions = {},
+): Server {
   const log = options.log ?? defaultLogger;
   const limits: ConnectionLimits = { ...LIGHTTPD_CONNECTION_LIMITS, ...options.connectionLimits };
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
     governRequest(req, res, limits);
-    handler(req, res);
+    (handler as RequestListener)(req, res);
   };
   const server = createServer(
     {
@@ -87,6 +103,21 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
   // not when something listens for 'timeout' on a request or response), unless its answer is
   // only waiting for PHP.
   server.on('timeout', idleTimeout);
+  const http2 = options.http2 === true ? LIGHTTPD_HTTP2 : options.http2 || undefined;
+  // Before the connection gate: it then counts HTTP/2 sessions as connections, as lighttpd.
+  if (http2) {
+    dispatchProtocols(server, {
+      settings: { ...LIGHTTPD_HTTP2, ...http2 },
+      readIdleMs: limits.readIdleMs,
+      keepAliveIdleMs: limits.keepAliveIdleMs,
+      onRequest: handler as AnyRequestListener,
+      onCheckContinue: (req, res) =>
+        setImmediate(() => {
+          if (req.readableLength === 0 && !req.complete) continueOnFirstRead(req, res);
+          (handler as AnyRequestListener)(req, res);
+        }),
+    });
+  }
   if (options.maxConnections !== undefined && options.maxConnections > 0)
     limitConnections(server, options.maxConnections, log);
   // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
@@ -108,9 +139,12 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
  * consumer wants data, whether it pipes, iterates or listens for 'data'. A body nobody reads
  * (the answer went out first; Node then drains it) gets no interim answer.
  */
-function continueOnFirstRead(req: IncomingMessage, res: ServerResponse): void {
+function continueOnFirstRead(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+): void {
   const read = req._read;
-  req._read = function readAfterContinue(this: IncomingMessage, size: number) {
+  req._read = function readAfterContinue(this: typeof req, size: number) {
     req._read = read;
     if (!res.headersSent && !res.writableEnded) res.writeContinue();
     return read.call(this, size);
