@@ -396,3 +396,46 @@ test('a session is reset cleanly by GOAWAY when the server closes', async (t) =>
   await closed;
   session.destroy();
 });
+
+test('server.feature-flags: h2proto and h2c read as lighttpd reads them; other flags named in a warning', (t) => {
+  const file = join(root, 'flags.conf');
+  const base = `server.document-root = "${www}"\n`;
+  const read = (flags: string) => {
+    writeFileSync(file, `${base}server.feature-flags = ( ${flags} )\n`);
+    return loadConfig(file);
+  };
+  writeFileSync(file, base);
+  t.deepEqual(loadConfig(file).server.http2, { h2proto: true, h2c: true });
+  t.deepEqual(read('"server.h2c" => "disable"').server.http2, { h2proto: true, h2c: false });
+  // h2c counts only where h2proto is on (configfile.c).
+  t.deepEqual(read('"server.h2proto" => "disable", "server.h2c" => "enable"').server.http2, {
+    h2proto: false,
+    h2c: false,
+  });
+  const other = read('"server.h2proto" => "enable", "server.graceful-shutdown-timeout" => 5');
+  t.true(
+    other.warnings.some((w) =>
+      w.startsWith(`${file}:2: server.feature-flags: "server.graceful-shutdown-timeout"`),
+    ),
+    other.warnings.join('\n'),
+  );
+  const error = t.throws(() => read('"server.h2proto" => "maybe"'));
+  t.regex(String(error?.message), /flags\.conf:2/);
+});
+
+test('Expect: 100-continue over h2: the interim answer, then PHP reads the body', async (t) => {
+  const out = await run('curl', [
+    '-s',
+    '--http2-prior-knowledge',
+    '-H',
+    'Expect: 100-continue',
+    '--data-binary',
+    'x=1',
+    '-w',
+    '\n%{http_code}',
+    `http://127.0.0.1:${clearPort}/env.php`,
+  ]);
+  const [body, status] = out.stdout.split('\n');
+  t.is(status, '200');
+  t.is(JSON.parse(body!).protocol, 'HTTP/2.0');
+});

@@ -63,6 +63,11 @@ export function createHttpServer(
   const log = options.log ?? defaultLogger;
   const limits: ConnectionLimits = { ...LIGHTTPD_CONNECTION_LIMITS, ...options.connectionLimits };
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+    // `GET / HTTP/2.0` on an HTTP/1 connection (Node's parser takes any one-digit version).
+    if (req.httpVersionMajor !== 1) {
+      refuseVersion(req.socket, log);
+      return;
+    }
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
     governRequest(req, res, limits);
     (handler as RequestListener)(req, res);
@@ -192,6 +197,11 @@ function answerParseError(err: NodeJS.ErrnoException, socket: Duplex, log: Logge
     socket.destroy();
     return;
   }
+  // The HTTP/2 preface where HTTP/2 is off (server.h2proto disabled), or an unknown version.
+  if (err.code === 'HPE_PAUSED_H2_UPGRADE' || err.code === 'HPE_INVALID_VERSION') {
+    refuseVersion(socket, log);
+    return;
+  }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
   // A response already on its way cannot be followed by another one.
   const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
@@ -200,12 +210,26 @@ function answerParseError(err: NodeJS.ErrnoException, socket: Duplex, log: Logge
     return;
   }
   log.error('http', `${status} ${reasonPhrase(status)}: ${err.code ?? 'parse error'}: ${err.message}`);
+  socket.end(closingErrorAnswer('HTTP/1.1', status));
+}
+
+/**
+ * A request in a version other than HTTP/1.0 and 1.1 on an HTTP/1 connection gets 505, in
+ * an HTTP/1.0 status line, and the connection closes, as from lighttpd 1.4.69 (seen): the
+ * HTTP/2 preface when HTTP/2 is off, `HTTP/2.0` or `HTTP/3.0` in a request line.
+ */
+function refuseVersion(socket: Duplex, log: Logger): void {
+  log.error('http', '505 HTTP Version Not Supported');
+  socket.end(closingErrorAnswer('HTTP/1.0', 505));
+}
+
+function closingErrorAnswer(version: string, status: number): string {
   const body = errorPageBody(status);
-  socket.end(
-    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
-      'Content-Type: text/html\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
+  return (
+    `${version} ${status} ${reasonPhrase(status)}\r\n` +
+    'Content-Type: text/html\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
   );
 }
