@@ -230,3 +230,24 @@ test('deliberate difference: a Keep-Alive header from PHP breaks lighttpd’s h2
   t.is(ours!.body, 'body');
   t.is(ours!.headers['keep-alive'], undefined);
 });
+
+test('--workers 2: each worker dispatches its own connections, h2c and HTTP/1.1 alike', async (t) => {
+  const koa = await startKoaLighty({
+    conf: `${conf(join(root, 'workers-k'))}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
+    args: ['--workers', '2'],
+  });
+  try {
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        allOnOneSession(koa.port, [{ ':path': `/env.php?n=${n}` }, { ':path': '/a.txt' }]),
+      ),
+    );
+    for (const [php, file] of answers) {
+      t.is(JSON.parse(php!.body).protocol, 'HTTP/2.0');
+      t.is(file!.body, 'hello over h2\n');
+    }
+    t.is(await upgradeStatusLine(koa.port), 'HTTP/1.1 200 OK');
+  } finally {
+    await koa.stop();
+  }
+});

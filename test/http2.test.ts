@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import test from 'ava';
+import Koa from 'koa';
 import { memoryLogger } from '../src/log.js';
 import { secdownloadUrl } from '../src/secdownload/url.js';
 import { createApp, type LightyApp, loadConfig } from '../src/server/app.js';
@@ -145,7 +146,6 @@ function tlsSession(): ClientHttp2Session {
     ca: readFileSync(ca.certFile),
     host: '127.0.0.1',
     servername: 'localhost',
-    lookup: (_host, _options, callback) => callback(null, '127.0.0.1', 4),
   } as Parameters<typeof connect>[1]);
 }
 
@@ -438,4 +438,51 @@ test('Expect: 100-continue over h2: the interim answer, then PHP reads the body'
   const [body, status] = out.stdout.split('\n');
   t.is(status, '200');
   t.is(JSON.parse(body!).protocol, 'HTTP/2.0');
+});
+
+test('a Koa app of its own behind createServer: the same app over h2 and HTTP/1.1 on one TLS port', async (t) => {
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.set('Connection', 'close'); // an app's HTTP/1 habit must not break its h2 answers
+    ctx.body = { version: ctx.req.httpVersion, host: ctx.host, protocol: ctx.protocol, path: ctx.path };
+  });
+  const cert = ca.issue('localhost', { names: ['localhost'] });
+  const own = createServer(app, {
+    tls: { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+  });
+  const port = await listen(own);
+  try {
+    const session = connect(`https://localhost:${port}`, {
+      ca: readFileSync(ca.certFile),
+      host: '127.0.0.1',
+      servername: 'localhost',
+    } as Parameters<typeof connect>[1]);
+    const answers = await Promise.all([request(session, '/a'), request(session, '/b')]);
+    session.close();
+    t.deepEqual(JSON.parse(answers[1]!.body.toString()), {
+      version: '2.0',
+      host: `localhost:${port}`,
+      protocol: 'https',
+      path: '/b',
+    });
+    t.is(answers[0]!.headers.connection, undefined);
+    const h1 = await run('curl', [
+      '-s',
+      '--http1.1',
+      '--cacert',
+      ca.certFile,
+      '--resolve',
+      `localhost:${port}:127.0.0.1`,
+      `https://localhost:${port}/c`,
+    ]);
+    t.deepEqual(JSON.parse(h1.stdout), {
+      version: '1.1',
+      host: `localhost:${port}`,
+      protocol: 'https',
+      path: '/c',
+    });
+  } finally {
+    (own as unknown as HttpServer).closeAllConnections();
+    await new Promise((resolve) => own.close(resolve));
+  }
 });
