@@ -17,6 +17,7 @@ import { createApp, type LightyApp, loadConfig } from '../src/server/app.js';
 import { createServer } from '../src/server/create-server.js';
 import { freePort } from './helpers/ports.js';
 import { createTestCa, type TestCa } from './helpers/test-ca.js';
+import { eventually } from './helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = ['/gallery/sunset.png', '/gallery/sea.png', '/gallery/forest.png'];
@@ -96,16 +97,24 @@ test.after.always(async () => {
 /** Opens a page; every <img> once loaded, with the protocol each resource came over. */
 async function load(url: string) {
   const page = await browser!.newPage();
-  const statuses = new Map<string, number>();
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
+  // The raw answer (ExtraInfo) may come before or after its request's event: matched at the end.
   const urls = new Map<string, string>();
+  const rawStatus = new Map<string, number>();
   cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
-  cdp.on('Network.responseReceivedExtraInfo', (e) => {
-    const requested = urls.get(e.requestId);
-    if (requested) statuses.set(new URL(requested).pathname, e.statusCode);
-  });
+  cdp.on('Network.responseReceivedExtraInfo', (e) => rawStatus.set(e.requestId, e.statusCode));
+  const statuses = new Map<string, number>();
+  const match = () => {
+    for (const [id, status] of rawStatus) {
+      const requested = urls.get(id);
+      if (requested) statuses.set(new URL(requested).pathname, status);
+    }
+    return IMAGES.every((src) => statuses.has(src));
+  };
   await page.goto(url, { waitUntil: 'load' });
+  // On a busy machine the DevTools events may come in after the load event.
+  await eventually(match, 15_000);
   const images = await page.$$eval('img', (imgs) =>
     imgs.map((img) => ({ src: new URL(img.src).pathname, naturalWidth: img.naturalWidth })),
   );
