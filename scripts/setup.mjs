@@ -29,6 +29,8 @@ if (args.has('--for-tests')) {
     { bin: 'lighttpd', pkg: 'lighttpd' },
     { bin: 'chromium', pkg: 'chromium' },
   );
+  // The HTTP/2 tests: curl (--http2, --http2-prior-knowledge) as a client, openssl for the test CA.
+  debian.push({ bin: 'curl', pkg: 'curl' }, { bin: 'openssl', pkg: 'openssl' });
   debian.push(modDeflate);
 }
 if (args.has('--for-bench')) {
