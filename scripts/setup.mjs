@@ -34,6 +34,8 @@ if (args.has('--for-tests')) {
     { bin: 'chromium', pkg: 'chromium' },
     // The front server of the authorizer tests (auth_request is in nginx-light).
     { bin: 'nginx', pkg: 'nginx-light' },
+    // The TLS and HTTP/2 tests: curl (--http2, --http2-prior-knowledge, --cacert) as a
+    // client, openssl for the test CA.
     { bin: 'curl', pkg: 'curl' },
     { bin: 'openssl', pkg: 'openssl' },
   );

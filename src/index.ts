@@ -79,6 +79,8 @@ export { OptionError } from './option-error.js';
 export { type SecdownloadUrlOptions, secdownloadUrl } from './secdownload/url.js';
 export { type AccessLogMiddleware, type AccessLogOptions, accessLog } from './server/access-log.js';
 export { createApp, type LightyApp, type LoadedConfig, loadConfig } from './server/app.js';
+export { type CreateServerOptions, createServer } from './server/create-server.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
+export { alpnProtocols, type Http2Settings } from './server/http2-server.js';
 export { StoreDeadlineExceeded } from './stores/deadline.js';
 export { fileStore, memcachedStore, memoryStore, type TriggerStore } from './stores/index.js';

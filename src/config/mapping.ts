@@ -8,13 +8,14 @@ import type { ConnectionLimits } from '../http/connection-limits.js';
 import { spelledRoot } from '../http/doc-root.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import type { SecdownloadAlgorithm } from '../secdownload/algorithm.js';
+import type { Http2Settings } from '../server/http2-server.js';
 import type { ListenAddress } from '../server/listen.js';
 import { indexFileNames } from './index-files.js';
 import type { OptionReader } from './option-reader.js';
 import { compilePcre } from './pcre.js';
 import { checkTuningKnobs, connectionBudget, connectionLimitsOf } from './server-limits.js';
 import { serverTag } from './server-tag.js';
-import { toBool } from './values.js';
+import { ConfigArray, toBool } from './values.js';
 
 export interface ServerSettings {
   documentRoot: string;
@@ -37,6 +38,8 @@ export interface ServerSettings {
    * the server applies before a request's own config is known (blocks may change them).
    */
   connectionLimits: ConnectionLimits;
+  /** server.feature-flags "server.h2proto" / "server.h2c" (both on by default, as in lighttpd). */
+  http2: Http2Settings;
   /** What could not be made as lighttpd would make it (server.max-fds above the process's limit). */
   warnings: string[];
 }
@@ -48,6 +51,7 @@ export function serverSettings(r: OptionReader): ServerSettings {
   const port = r.int('server.port', 80, { min: 0, max: 65535 });
   checkTuningKnobs(r);
   const connections = connectionBudget(r);
+  const features = featureFlags(r);
   return {
     documentRoot: resolve(documentRoot),
     listen: bind.startsWith('/') ? { path: bind } : { host: bind, port },
@@ -65,8 +69,36 @@ export function serverSettings(r: OptionReader): ServerSettings {
     socketActivation: r.bool('server.systemd-socket-activation', false),
     maxConnections: connections.maxConnections,
     connectionLimits: connectionLimitsOf(r),
-    warnings: connections.warnings,
+    http2: features.http2,
+    warnings: [...connections.warnings, ...features.warnings],
   };
+}
+
+/** The server.feature-flags koa-lighty acts on. */
+const FEATURE_FLAGS = new Set(['server.h2proto', 'server.h2c']);
+
+/**
+ * server.feature-flags, read once for the server as lighttpd reads it (configfile.c): h2c only
+ * counts where h2proto is on. The other flags lighttpd knows are named in a warning.
+ */
+function featureFlags(r: OptionReader): { http2: Http2Settings; warnings: string[] } {
+  const value = r.raw('server.feature-flags');
+  if (value === undefined) return { http2: { h2proto: true, h2c: true }, warnings: [] };
+  if (!(value instanceof ConfigArray) || !value.isKeyed)
+    throw r.error('server.feature-flags', 'expected ( "flag" => "enable" | "disable", … )');
+  const where = r.where('server.feature-flags');
+  const flag = (name: string) => {
+    const given = value.get(name);
+    return given === undefined ? true : toBool(given, where);
+  };
+  const h2proto = flag('server.h2proto');
+  const warnings = value
+    .keys()
+    .filter((name) => !FEATURE_FLAGS.has(name))
+    .map(
+      (name) => `${where.file}:${where.line}: server.feature-flags: "${name}" has no effect in koa-lighty`,
+    );
+  return { http2: { h2proto, h2c: h2proto && flag('server.h2c') }, warnings };
 }
 
 export function mimeAssign(r: OptionReader): Array<[string, string]> {

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'koa';
@@ -41,10 +40,13 @@ export class ByteBudget {
   }
 }
 
-const connectionBudgets = new WeakMap<Socket, ByteBudget>();
+const connectionBudgets = new WeakMap<object, ByteBudget>();
 
-/** The connection's own budget, set to `perSecond` for the answer about to be paced. */
-export function connectionBudget(socket: Socket, perSecond: number): ByteBudget {
+/**
+ * The connection's own budget, set to `perSecond` for the answer about to be paced. Keyed by
+ * the socket, or the HTTP/2 session (connectionOf): lighttpd counts per connection.
+ */
+export function connectionBudget(socket: object, perSecond: number): ByteBudget {
   let budget = connectionBudgets.get(socket);
   if (!budget) {
     budget = new ByteBudget(perSecond);

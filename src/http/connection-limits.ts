@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { isHttp2 } from './protocol.js';
 
 /**
  * How long a connection may sit idle, and how many requests it may carry, as lighttpd decides
@@ -100,6 +101,9 @@ export function applyRequestLimits(
   res: ServerResponse,
   limits: Partial<ConnectionLimits>,
 ): void {
+  // HTTP/2 has no per-request keep-alive, and its streams share the session's socket: the
+  // session's own idle timer (server/http2-server.ts) stands for lighttpd's limits there.
+  if (isHttp2(req)) return;
   const governed = (req as GovernedRequest)[GOVERNED];
   if (governed) {
     Object.assign(governed.limits, limits);

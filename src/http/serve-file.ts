@@ -40,6 +40,12 @@ function rangeRequestsDisabled(ctx: Context): boolean {
   return (ctx.state as Record<symbol, boolean | undefined>)[NO_RANGES] === true;
 }
 const MAX_RANGES = 10;
+
+/** lighttpd has no Range before HTTP/1.1, and honours it from there on: HTTP/2 too (http_range.c). */
+function rangesByVersion(ctx: Context): boolean {
+  const { httpVersionMajor: major, httpVersionMinor: minor } = ctx.req;
+  return major > 1 || (major === 1 && minor >= 1);
+}
 /** Ranges at most this many bytes apart are merged into one (lighttpd's rule). */
 const MERGE_GAP = 80;
 
@@ -61,11 +67,11 @@ export async function serveFile(ctx: Context, file: FileInfo, options: ServeFile
     if (verdict === 412) return respondWithError(ctx, 412);
   }
   // lighttpd advertises ranges where it would honour them: complete answers to GET and HEAD
-  // over HTTP/1.1 (an HTTP/1.0 client gets none, seen on 1.4.69).
+  // over HTTP/1.1 and HTTP/2 (an HTTP/1.0 client gets none, seen on 1.4.69).
   const advertise =
     complete &&
     (ctx.method === 'GET' || ctx.method === 'HEAD') &&
-    ctx.req.httpVersion === '1.1' &&
+    rangesByVersion(ctx) &&
     !rangeRequestsDisabled(ctx);
   if (advertise) ctx.set('Accept-Ranges', 'bytes');
 
@@ -162,7 +168,7 @@ function etagListMatches(list: string, etag: string, weakAllowed: boolean): bool
 export function acceptRanges(ctx: Context): boolean {
   if (rangeRequestsDisabled(ctx)) return false;
   if (ctx.status !== 200 || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return false;
-  if (ctx.req.httpVersion !== '1.1') return false;
+  if (!rangesByVersion(ctx)) return false;
   if (ctx.response.get('Content-Encoding') || ctx.response.get('Transfer-Encoding')) return false;
   const declared = ctx.response.get('Accept-Ranges');
   if (!declared) ctx.set('Accept-Ranges', 'bytes');
@@ -182,7 +188,7 @@ export function requestedRanges(
   size: number,
 ): Array<[number, number]> | 'unsatisfiable' | undefined {
   const header = ctx.get('Range');
-  if (!header || ctx.method !== 'GET' || ctx.req.httpVersion !== '1.1') return undefined;
+  if (!header || ctx.method !== 'GET' || !rangesByVersion(ctx)) return undefined;
   if (rangeRequestsDisabled(ctx)) return undefined;
   // An empty body has no bytes to pick from: lighttpd sends it whole.
   if (size === 0 || !/^bytes=/i.test(header)) return undefined;

@@ -1,6 +1,7 @@
 import { Stream } from 'node:stream';
 import type { Context, Middleware } from 'koa';
 import { ByteBudget, backendBandwidth, connectionBudget, pacedBody } from '../http/bandwidth.js';
+import { connectionOf } from '../http/protocol.js';
 import { OptionError } from '../option-error.js';
 
 /**
@@ -40,7 +41,7 @@ export function bandwidth(options: BandwidthOptions = {}): Middleware {
     const rate =
       fromBackend > 0 && (perConnection === 0 || fromBackend < perConnection) ? fromBackend : perConnection;
     const budgets = [];
-    if (rate > 0) budgets.push(connectionBudget(ctx.req.socket, rate));
+    if (rate > 0) budgets.push(connectionBudget(connectionOf(ctx.req), rate));
     if (shared && shared.perSecond > 0) budgets.push(shared);
     if (budgets.length > 0) pace(ctx, budgets);
   };

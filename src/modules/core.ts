@@ -27,6 +27,9 @@ export const CORE_KEYS: Readonly<Record<string, OptionType>> = {
   'server.network-backend': 'string',
   'server.event-handler': 'string',
   'server.systemd-socket-activation': 'boolean',
+  // "server.h2proto" and "server.h2c" are read (config/mapping.ts http2Settings); any other
+  // flag is named in a warning.
+  'server.feature-flags': 'array',
   // Read where the FastCGI stage is built (config/fastcgi-server.ts): only it spools bodies.
   'server.upload-dirs': 'list',
   'server.stream-response-body': 'integer',

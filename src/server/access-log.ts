@@ -16,6 +16,7 @@ import {
 } from '../accesslog/format.js';
 import { openLogOutput } from '../accesslog/output.js';
 import { compileRecord, type RequestFacts } from '../accesslog/record.js';
+import { bodyBytesOf, connectionOf, socketOf } from '../http/protocol.js';
 import { BadRequestTarget } from '../http/request-path.js';
 import { requestState } from '../http/request-state.js';
 import { defaultLogger, type Logger } from '../log.js';
@@ -114,16 +115,17 @@ interface ConnectionCounts {
 
 // Kept per connection and per request, not per middleware: a second access log on the same
 // request (a Koa app with two) must count the same bytes.
-const connections = new WeakMap<Socket, ConnectionCounts>();
+const connections = new WeakMap<object, ConnectionCounts>();
 const requests = new WeakMap<IncomingMessage, Started>();
 
 function startRequest(req: IncomingMessage): Started {
   const known = requests.get(req);
   if (known) return known;
-  let counts = connections.get(req.socket);
+  socketOf(req);
+  let counts = connections.get(connectionOf(req));
   if (!counts) {
     counts = { requests: 0, writtenBefore: 0, readBefore: 0, writtenAtEnd: 0, readAtEnd: 0 };
-    connections.set(req.socket, counts);
+    connections.set(connectionOf(req), counts);
   }
   const started = { ns: realtimeNs(), index: counts.requests++ };
   requests.set(req, started);
@@ -132,12 +134,13 @@ function startRequest(req: IncomingMessage): Started {
 
 /** The bytes the connection carried for this request: since the end of the previous one. */
 function countsAtEnd(req: IncomingMessage): { written: number; read: number } {
-  const counts = connections.get(req.socket)!;
+  const counts = connections.get(connectionOf(req))!;
+  const socket = socketOf(req);
   if (counts.last !== req) {
     counts.writtenBefore = counts.writtenAtEnd;
     counts.readBefore = counts.readAtEnd;
-    counts.writtenAtEnd = req.socket.bytesWritten ?? counts.writtenAtEnd;
-    counts.readAtEnd = req.socket.bytesRead ?? counts.readAtEnd;
+    counts.writtenAtEnd = socket.bytesWritten ?? counts.writtenAtEnd;
+    counts.readAtEnd = socket.bytesRead ?? counts.readAtEnd;
     counts.last = req;
   }
   return { written: counts.writtenAtEnd - counts.writtenBefore, read: counts.readAtEnd - counts.readBefore };
@@ -155,10 +158,15 @@ function requestFacts(
 ): RequestFacts {
   const req = ctx.req;
   const res = ctx.res;
-  const socket = req.socket;
+  const socket = socketOf(req) as Socket;
   const endNs = realtimeNs();
-  const { written, read } = countsAtEnd(req);
-  const head = (res as unknown as { _header?: string | null })._header;
+  const counted = countsAtEnd(req);
+  // HTTP/2: the body bytes the answer wrote (its HPACK-coded head is not counted, and the
+  // session's socket counts carry every stream's frames); HTTP/1: what the socket carried.
+  const h2Body = bodyBytesOf(res);
+  const written = h2Body ?? counted.written;
+  const read = counted.read;
+  const head = h2Body === undefined ? (res as unknown as { _header?: string | null })._header : undefined;
   const state = how.refused ? undefined : heldState(ctx);
   const host = how.refused ? '' : (req.headers.host ?? '');
   const bound = (socket as Socket & { server?: { address(): unknown } }).server?.address();
@@ -190,7 +198,7 @@ function requestFacts(
       return undefined;
     },
     bytesOut: written,
-    headerBytes: head ? Buffer.byteLength(head, 'latin1') : 0,
+    headerBytes: typeof head === 'string' ? Buffer.byteLength(head, 'latin1') : 0,
     // A body nobody read (a POST to a static file) was not taken in, as lighttpd counts.
     bytesIn: Math.max(read - req.readableLength, 0),
     keepAliveCount: started.index,

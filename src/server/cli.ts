@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseServerArgs, USAGE, UsageError } from './args.js';
 import { createHttpServer } from './http-server.js';
+import { alpnProtocols } from './http2-server.js';
 import { activatedSockets, describeAddress, dropPrivileges, writePidFile } from './listen.js';
 import type { Listener } from './listeners.js';
 import { inheritedListeners, serveListeners } from './serve-listeners.js';
@@ -96,10 +97,14 @@ export async function main(argv: string[]): Promise<number> {
         connectionLimits: loaded.server.connectionLimits,
         // lighttpd counts per process, with server.max-worker too: each worker has the limit.
         maxConnections: loaded.server.maxConnections,
+        // HTTP/2 with prior knowledge on clear-text sockets and by ALPN on TLS ones, unless
+        // server.feature-flags turns server.h2proto off.
+        http2: loaded.server.http2,
         log: lighty.log,
       }),
     lighty.log,
     loaded.server.connectionLimits.readIdleMs,
+    alpnProtocols(loaded.server.http2),
   );
   // served.reload() re-reads every TLS listener's certificates (for SIGUSR1); they are also
   // re-read when their files change.

@@ -5,6 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { limitConnections } from '../http/connection-gate.js';
 import {
@@ -17,6 +18,12 @@ import {
 import { errorPageBody, reasonPhrase } from '../http/error-page.js';
 import { DEFAULT_MAX_REQUEST_FIELD_SIZE } from '../http/limits.js';
 import { defaultLogger, type Logger } from '../log.js';
+import {
+  type AnyRequestListener,
+  dispatchProtocols,
+  type Http2Settings,
+  LIGHTTPD_HTTP2,
+} from './http2-server.js';
 
 /**
  * The HTTP/1.1 server koa-lighty answers on, set up the way lighttpd behaves where Node's
@@ -41,15 +48,29 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /** Where a request Node's parser refused is logged (one line each). */
   log?: Logger;
+  /**
+   * HTTP/2 on the same sockets (server/http2-server.ts): `true` or settings (server.feature-flags
+   * "server.h2proto", "server.h2c") turn it on: prior knowledge on clear text, ALPN "h2" on a
+   * TLS socket emitted as 'connection'. Unset or false: HTTP/1 only, as before.
+   */
+  http2?: boolean | Partial<Http2Settings>;
 }
 
-export function createHttpServer(handler: RequestListener, options: HttpServerOptions = {}): Server {
+export function createHttpServer(
+  handler: RequestListener | AnyRequestListener,
+  options: HttpServerOptions = {},
+): Server {
   const log = options.log ?? defaultLogger;
   const limits: ConnectionLimits = { ...LIGHTTPD_CONNECTION_LIMITS, ...options.connectionLimits };
   const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+    // `GET / HTTP/2.0` on an HTTP/1 connection (Node's parser takes any one-digit version).
+    if (req.httpVersionMajor !== 1) {
+      refuseVersion(req.socket, log);
+      return;
+    }
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) answerInKind(res);
     governRequest(req, res, limits);
-    handler(req, res);
+    (handler as RequestListener)(req, res);
   };
   const server = createServer(
     {
@@ -87,6 +108,21 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
   // not when something listens for 'timeout' on a request or response), unless its answer is
   // only waiting for PHP.
   server.on('timeout', idleTimeout);
+  const http2 = options.http2 === true ? LIGHTTPD_HTTP2 : options.http2 || undefined;
+  // Before the connection gate: it then counts HTTP/2 sessions as connections, as lighttpd.
+  if (http2) {
+    dispatchProtocols(server, {
+      settings: { ...LIGHTTPD_HTTP2, ...http2 },
+      readIdleMs: limits.readIdleMs,
+      keepAliveIdleMs: limits.keepAliveIdleMs,
+      onRequest: handler as AnyRequestListener,
+      onCheckContinue: (req, res) =>
+        setImmediate(() => {
+          if (req.readableLength === 0 && !req.complete) continueOnFirstRead(req, res);
+          (handler as AnyRequestListener)(req, res);
+        }),
+    });
+  }
   if (options.maxConnections !== undefined && options.maxConnections > 0)
     limitConnections(server, options.maxConnections, log);
   // Node stops counting at 2000 header lines and silently drops the rest (Content-Length
@@ -108,9 +144,12 @@ export function createHttpServer(handler: RequestListener, options: HttpServerOp
  * consumer wants data, whether it pipes, iterates or listens for 'data'. A body nobody reads
  * (the answer went out first; Node then drains it) gets no interim answer.
  */
-function continueOnFirstRead(req: IncomingMessage, res: ServerResponse): void {
+function continueOnFirstRead(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+): void {
   const read = req._read;
-  req._read = function readAfterContinue(this: IncomingMessage, size: number) {
+  req._read = function readAfterContinue(this: typeof req, size: number) {
     req._read = read;
     if (!res.headersSent && !res.writableEnded) res.writeContinue();
     return read.call(this, size);
@@ -158,6 +197,11 @@ function answerParseError(err: NodeJS.ErrnoException, socket: Duplex, log: Logge
     socket.destroy();
     return;
   }
+  // The HTTP/2 preface where HTTP/2 is off (server.h2proto disabled), or an unknown version.
+  if (err.code === 'HPE_PAUSED_H2_UPGRADE' || err.code === 'HPE_INVALID_VERSION') {
+    refuseVersion(socket, log);
+    return;
+  }
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
   // A response already on its way cannot be followed by another one.
   const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
@@ -166,12 +210,26 @@ function answerParseError(err: NodeJS.ErrnoException, socket: Duplex, log: Logge
     return;
   }
   log.error('http', `${status} ${reasonPhrase(status)}: ${err.code ?? 'parse error'}: ${err.message}`);
+  socket.end(closingErrorAnswer('HTTP/1.1', status));
+}
+
+/**
+ * A request in a version other than HTTP/1.0 and 1.1 on an HTTP/1 connection gets 505, in
+ * an HTTP/1.0 status line, and the connection closes, as from lighttpd 1.4.69 (seen): the
+ * HTTP/2 preface when HTTP/2 is off, `HTTP/2.0` or `HTTP/3.0` in a request line.
+ */
+function refuseVersion(socket: Duplex, log: Logger): void {
+  log.error('http', '505 HTTP Version Not Supported');
+  socket.end(closingErrorAnswer('HTTP/1.0', 505));
+}
+
+function closingErrorAnswer(version: string, status: number): string {
   const body = errorPageBody(status);
-  socket.end(
-    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n` +
-      'Content-Type: text/html\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
+  return (
+    `${version} ${status} ${reasonPhrase(status)}\r\n` +
+    'Content-Type: text/html\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
   );
 }

@@ -39,6 +39,8 @@ export function serveListeners(
   log: Logger,
   /** server.max-read-idle: a handshake that stalls longer is dropped, as an idle read would be. */
   handshakeTimeoutMs = 60_000,
+  /** What TLS listeners offer over ALPN (alpnProtocols(): h2 unless server.h2proto is off). */
+  alpn: string[] = ['http/1.1'],
 ): ServedListeners {
   const servers = listeners.map((listener): ServedListener => {
     const http = createHttp();
@@ -52,7 +54,7 @@ export function serveListeners(
       !(verify.activate && verify.enforce) || chainDepth(socket.getPeerCertificate(true)) <= verify.depth;
     const listening = createTlsServer(
       http,
-      { ...contexts.serverOptions(), handshakeTimeout: handshakeTimeoutMs },
+      { ...contexts.serverOptions(), handshakeTimeout: handshakeTimeoutMs, ALPNProtocols: alpn },
       log,
       accept,
     );

@@ -1,0 +1,154 @@
+/**
+ * The demo site over HTTPS and HTTP/2 in a real browser: the demo's lighttpd.conf as koa-lighty
+ * runs it (createApp(loadConfig(DEMO_CONFIG))), served by the Koa helper createServer with a
+ * certificate of a test CA. Chromium trusts exactly that certificate's key
+ * (--ignore-certificate-errors-spki-list), loads the gallery over h2, and the hotlink rule
+ * still refuses the images embedded in another origin's page.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer as createPlainServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { type Browser, chromium } from 'playwright-core';
+import { memoryLogger } from '../src/log.js';
+import { createApp, type LightyApp, loadConfig } from '../src/server/app.js';
+import { createServer } from '../src/server/create-server.js';
+import { freePort } from './helpers/ports.js';
+import { createTestCa, type TestCa } from './helpers/test-ca.js';
+import { eventually } from './helpers/wait.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const IMAGES = ['/gallery/sunset.png', '/gallery/sea.png', '/gallery/forest.png'];
+const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const DEMO_CONFIG = fileURLToPath(new URL('../fixtures/demo/lighttpd.conf', import.meta.url));
+
+let ca: TestCa | undefined;
+let lighty: LightyApp | undefined;
+let secure: ReturnType<typeof createServer> | undefined;
+let elsewhere: Server | undefined;
+let browser: Browser | undefined;
+let port = 0;
+let elsewherePort = 0;
+
+/** The base64 SHA-256 of a certificate's public key, as Chromium's SPKI list takes it. */
+function spkiHash(certFile: string): string {
+  const pub = execFileSync('openssl', ['x509', '-in', certFile, '-pubkey', '-noout']);
+  const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: pub });
+  return execFileSync('openssl', ['dgst', '-sha256', '-binary'], { input: der }).toString('base64');
+}
+
+test.before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error('chromium is not installed: run npm test (it installs it)');
+  ca = createTestCa();
+  const cert = ca.issue('localhost', { names: ['localhost'] });
+  port = await freePort();
+  lighty = createApp(
+    loadConfig(DEMO_CONFIG, {
+      env: { ...process.env, KOA_LIGHTY_HOME: PACKAGE_ROOT, KOA_LIGHTY_DEMO_PORT: String(port) },
+    }),
+    { log: memoryLogger() },
+  );
+  await lighty.ready();
+  secure = createServer(lighty.app, {
+    log: memoryLogger(),
+    tls: { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+  });
+  await new Promise<void>((resolve) => secure!.listen(port, '127.0.0.1', resolve));
+  elsewhere = createPlainServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(
+      `<!DOCTYPE html><html><head><title>hotlinker</title></head><body>\n${IMAGES.map(
+        (src) => `<img src="https://localhost:${port}${src}" alt="${src}">`,
+      ).join('\n')}\n</body></html>`,
+    );
+  });
+  await new Promise<void>((resolve) => elsewhere!.listen(0, '127.0.0.1', resolve));
+  elsewherePort = (elsewhere.address() as AddressInfo).port;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--host-resolver-rules=MAP localhost 127.0.0.1',
+      `--ignore-certificate-errors-spki-list=${spkiHash(cert.certFile)}`,
+    ],
+  });
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  await new Promise((resolve) => (elsewhere ? elsewhere.close(resolve) : resolve(undefined)));
+  if (secure) {
+    secure.closeAllConnections();
+    await new Promise((resolve) => secure!.close(resolve));
+  }
+  await lighty?.close();
+  ca?.remove();
+});
+
+/** Opens a page; every <img> once loaded, with the protocol each resource came over. */
+async function load(url: string) {
+  const page = await browser!.newPage();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  // The raw answer (ExtraInfo) may come before or after its request's event: matched at the end.
+  const urls = new Map<string, string>();
+  const rawStatus = new Map<string, number>();
+  cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+  cdp.on('Network.responseReceivedExtraInfo', (e) => rawStatus.set(e.requestId, e.statusCode));
+  const statuses = new Map<string, number>();
+  const match = () => {
+    for (const [id, status] of rawStatus) {
+      const requested = urls.get(id);
+      if (requested) statuses.set(new URL(requested).pathname, status);
+    }
+    return IMAGES.every((src) => statuses.has(src));
+  };
+  await page.goto(url, { waitUntil: 'load' });
+  // On a busy machine the DevTools events may come in after the load event.
+  await eventually(match, 15_000);
+  const images = await page.$$eval('img', (imgs) =>
+    imgs.map((img) => ({ src: new URL(img.src).pathname, naturalWidth: img.naturalWidth })),
+  );
+  const protocols = await page.evaluate(() =>
+    performance
+      .getEntries()
+      .filter((e): e is PerformanceResourceTiming => 'nextHopProtocol' in e)
+      .map((e) => [new URL(e.name).pathname, e.nextHopProtocol] as const),
+  );
+  return { page, images, statuses, protocols: new Map(protocols) };
+}
+
+test('Chromium loads the demo gallery over HTTPS and h2', async (t) => {
+  const { page, images, statuses, protocols } = await load(`https://localhost:${port}/`);
+  t.teardown(() => page.close());
+  t.is(await page.title(), 'koa-lighty demo');
+  t.is(protocols.get('/'), 'h2');
+  t.deepEqual(
+    images.map((i) => i.src),
+    IMAGES,
+  );
+  for (const image of images) {
+    t.true(image.naturalWidth > 0, `${image.src} naturalWidth ${image.naturalWidth}`);
+    t.is(statuses.get(image.src), 200, image.src);
+    t.is(protocols.get(image.src), 'h2', image.src);
+  }
+});
+
+test('over h2 the hotlink rule holds: the images in another origin’s page are refused (403)', async (t) => {
+  const { page, images, statuses } = await load(`http://127.0.0.1:${elsewherePort}/`);
+  t.teardown(() => page.close());
+  t.is(images.length, IMAGES.length);
+  for (const image of images) {
+    t.is(image.naturalWidth, 0, `${image.src} must not render`);
+    t.is(statuses.get(image.src), 403, image.src);
+  }
+});
