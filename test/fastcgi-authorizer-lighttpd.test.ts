@@ -11,6 +11,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { ConfigError } from '../src/config/errors.js';
+import { loadConfig } from '../src/server/app.js';
 import { type RawResponse, rawExchange } from './helpers/http.js';
 import { bothForFile, seen } from './helpers/same-conf.js';
 
@@ -18,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-authorizer-'));
 const www = join(dir, 'www');
 const alt = join(dir, 'alt');
 const authScript = join(dir, 'auth', 'auth.php');
-for (const d of ['www/private', 'www/down', 'www/junk', 'alt/moved', 'auth'])
+for (const d of ['www/private', 'www/down', 'www/junk', 'www/slow', 'alt/moved', 'auth'])
   mkdirSync(join(dir, d), { recursive: true });
 
 writeFileSync(
@@ -41,6 +43,10 @@ if ($a === 'login') {
 if ($a === 'go') {
   header('Location: /login.html');
   echo "moved";
+  exit;
+}
+if ($a === 'sleep') {
+  sleep(4);
   exit;
 }
 if ($a === 'env') {
@@ -74,6 +80,7 @@ writeFileSync(join(www, 'private', 'file.txt'), 'secret file\n');
 writeFileSync(join(www, 'down', 'file.txt'), 'behind a dead authorizer\n');
 writeFileSync(join(www, 'down', 'page.php'), PAGE_PHP);
 writeFileSync(join(www, 'junk', 'file.txt'), 'behind a broken authorizer\n');
+writeFileSync(join(www, 'slow', 'file.txt'), 'behind a slow authorizer\n');
 writeFileSync(join(alt, 'moved', 'file.txt'), 'from the authorizer docroot\n');
 writeFileSync(join(alt, 'moved', 'page.php'), PAGE_PHP);
 
@@ -104,6 +111,14 @@ fastcgi.server = (
     "bin-environment" => ("PHP_FCGI_CHILDREN" => "1"),
     "check-local" => "disable",
     "docroot" => "${alt}",
+  )),
+  "/slow/" => ((
+    "mode" => "authorizer",
+    "bin-path" => "/usr/bin/php-cgi -d auto_prepend_file=${authScript}",
+    "socket" => "${sockdir}/slow.socket",
+    "max-procs" => 1,
+    "bin-environment" => ("PHP_FCGI_CHILDREN" => "1"),
+    "read-timeout" => 1,
   )),
   "/down/" => (( "mode" => "authorizer", "socket" => "${dir}/nobody-listens.socket" )),
   "/junk/" => (( "mode" => "authorizer", "socket" => "${junkSocket}" )),
@@ -232,4 +247,21 @@ test('an authorizer answering garbage: an error page, never the file', async (t)
   t.is(koa.status, 502);
   t.false(koa.body.toString().includes('behind a broken authorizer'));
   t.false(lighttpd.body.toString().includes('behind a broken authorizer'));
+});
+
+test('an authorizer that does not answer within read-timeout: 504, never the file', async (t) => {
+  const [lighttpd, koa] = await both().both('/slow/file.txt?a=sleep');
+  t.deepEqual(view(koa), view(lighttpd));
+  t.is(koa.status, 504);
+});
+
+test('a mode neither responder nor authorizer is refused at start, at its line', (t) => {
+  const file = join(dir, 'bad-mode.conf');
+  writeFileSync(
+    file,
+    `server.document-root = "${www}"\nserver.modules = ("mod_fastcgi")\n` +
+      `fastcgi.server = ("/x/" => (( "mode" => "authoriser", "socket" => "${dir}/x.socket" )))\n`,
+  );
+  const error = t.throws(() => loadConfig(file), { instanceOf: ConfigError });
+  t.regex(error!.message, /bad-mode\.conf:3: .*mode "authoriser" is not known/);
 });
