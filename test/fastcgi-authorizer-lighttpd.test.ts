@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'koa-lighty-authorizer-'));
 const www = join(dir, 'www');
 const alt = join(dir, 'alt');
 const authScript = join(dir, 'auth', 'auth.php');
-for (const d of ['www/private', 'www/down', 'www/junk', 'www/slow', 'alt/moved', 'auth'])
+for (const d of ['www/private/no-index', 'www/down', 'www/junk', 'www/slow', 'alt/moved', 'auth'])
   mkdirSync(join(dir, d), { recursive: true });
 
 writeFileSync(
@@ -77,6 +77,7 @@ echo json_encode($seen);
 `;
 writeFileSync(join(www, 'private', 'page.php'), PAGE_PHP);
 writeFileSync(join(www, 'private', 'file.txt'), 'secret file\n');
+writeFileSync(join(www, 'private', 'index.php'), PAGE_PHP);
 writeFileSync(join(www, 'down', 'file.txt'), 'behind a dead authorizer\n');
 writeFileSync(join(www, 'down', 'page.php'), PAGE_PHP);
 writeFileSync(join(www, 'junk', 'file.txt'), 'behind a broken authorizer\n');
@@ -95,6 +96,7 @@ test.after.always(() => junk.close());
 const conf = (sockdir: string) => `
 server.document-root = "${www}"
 server.modules = ("mod_fastcgi")
+index-file.names = ("index.php")
 fastcgi.server = (
   "/private/" => ((
     "mode" => "authorizer",
@@ -143,7 +145,16 @@ function noSource(t: { false(actual: boolean, message?: string): void }, respons
   t.false(body.includes('authorizer body'), "not the approving authorizer's body");
 }
 
-for (const path of ['/private/page.php', '/private/file.txt', '/private/page.php/more/info']) {
+// A directory: its index file is what the authorizer (and then PHP) gets; without one, the
+// directory itself, which php-cgi answers with 404.
+const PATHS = [
+  '/private/page.php',
+  '/private/file.txt',
+  '/private/page.php/more/info',
+  '/private/',
+  '/private/no-index/',
+];
+for (const path of PATHS) {
   for (const query of ['', '?a=deny', '?a=login', '?a=go']) {
     test(`GET ${path}${query}: as lighttpd`, async (t) => {
       const [lighttpd, koa] = await both().both(`${path}${query}`);
