@@ -129,8 +129,10 @@ function fastcgiHost(
   if (!socket && !hostName && !binPath)
     throw r.error('fastcgi.server', `${key}: a host needs "host" and "port", "socket", or "bin-path"`);
   const mode = str('mode');
-  if (mode && mode !== 'responder')
-    throw r.error('fastcgi.server', `${key}: mode "${mode}" is not supported yet (only responder)`);
+  // lighttpd warns and makes an unknown mode a responder; an authorizer misspelt must not
+  // silently become the page itself, so it is refused here.
+  if (mode && mode !== 'responder' && mode !== 'authorizer')
+    throw r.error('fastcgi.server', `${key}: mode "${mode}" is not known (responder or authorizer)`);
   // `x-sendfile` is applied after `allow-x-send-file` when both are present (spec 3.1).
   const allowXSendFile = bool('x-sendfile') ?? bool('allow-x-send-file');
   const docroots = list('x-sendfile-docroot');
@@ -143,6 +145,7 @@ function fastcgiHost(
   }
   return {
     label: label && !/^\d+$/.test(label) ? label : undefined,
+    mode: mode === 'authorizer' ? 'authorizer' : undefined,
     host: hostName,
     port,
     socket,

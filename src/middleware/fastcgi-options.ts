@@ -84,6 +84,14 @@ export interface FastCgiKey {
 
 /** One host block of fastcgi.server: where the backend is (and how to spawn it), and how to talk to it. */
 export interface FastCgiHost extends BackendAddressOptions {
+  /**
+   * `responder` (default) answers the requests of its key. `authorizer` is asked first
+   * (FCGI_AUTHORIZER, without the body): its 200 lets the request go on to the responder
+   * key or static file that matches it, with its `Variable-NAME` headers as environment
+   * NAME; any other answer goes to the client. Its `docroot` is where the request is then
+   * served from.
+   */
+  mode?: 'responder' | 'authorizer';
   /** PHP_FCGI_CHILDREN for spawned processes (default: binEnvironment's, else 1, as lighttpd). */
   phpFcgiChildren?: number;
   /** PHP_FCGI_MAX_REQUESTS for spawned processes. */

@@ -12,8 +12,9 @@ import { type RequestState, requestState } from '../http/request-state.js';
 import { defaultUploadDirs, SpoolFailed } from '../http/spool.js';
 import { defaultLogger } from '../log.js';
 import { buildCgiParams, cgiParamsForWire } from './cgi-env.js';
+import { fastcgiAuthorizer } from './fastcgi-authorizer.js';
 import { buildHosts, type HostBlock, type KeyTarget } from './fastcgi-hosts.js';
-import { checkFastCgiOptions, type FastCgiOptions } from './fastcgi-options.js';
+import { checkFastCgiOptions, type FastCgiKey, type FastCgiOptions } from './fastcgi-options.js';
 import { type BackendRequestBody, backendRequestBody } from './fastcgi-request-body.js';
 import { applyBackendHead, discardBody, sendBackendBody } from './fastcgi-response.js';
 import { FastCgiRoutes } from './fastcgi-route.js';
@@ -78,8 +79,22 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     : defaultUploadDirs();
   // 0 is lighttpd's "buffer the whole answer"; unset streams (README, Deliberate differences).
   const spoolResponsesTo = options.streamResponseBody === 0 ? uploadDirs : undefined;
-  const { routes: keys, backends } = buildHosts(options, mimeTypes, log);
-  const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
+  // Authorizer and responder hosts of one key are two lists, as in lighttpd; one address
+  // named in both is one backend.
+  const sharedBackends = options.sharedBackends ?? new Map();
+  const responders = buildHosts(
+    { ...options, sharedBackends, backends: hostsOfMode(options.backends, 'responder') },
+    mimeTypes,
+    log,
+  );
+  const authorizers = buildHosts(
+    { ...options, sharedBackends, backends: hostsOfMode(options.backends, 'authorizer') },
+    mimeTypes,
+    log,
+  );
+  const backends = [...new Set([...responders.backends, ...authorizers.backends])];
+  const extensionMap = Object.entries(options.mapExtensions ?? {});
+  const routes = new FastCgiRoutes(responders.routes, extensionMap);
 
   let starting: Promise<void> | undefined;
   let started = false;
@@ -98,10 +113,27 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     return closing;
   };
 
+  const authorize =
+    authorizers.routes.length > 0
+      ? fastcgiAuthorizer({
+          routes: new FastCgiRoutes(authorizers.routes, extensionMap),
+          fileOptions,
+          documentRoot,
+          lowercase,
+          serverTag,
+          serverName: options.serverName,
+          log,
+          ensureStarted,
+          fail: answerFailure,
+          respond: (ctx, block, response) => respond(ctx, block, response),
+        })
+      : undefined;
+
   const middleware = async function fastcgiMiddleware(ctx: Context, next: Next): Promise<void> {
     let state: RequestState;
     try {
       state = requestState(ctx);
+      if (authorize && (await authorize(ctx))) return;
     } catch (error) {
       return answerFailure(ctx, error);
     }
@@ -148,15 +180,21 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
 
   const onStderr = (line: string) => log.error('fastcgi', `FastCGI-stderr: ${line}`);
 
-  async function forward(ctx: Context, target: KeyTarget, paths: ScriptPaths): Promise<void> {
-    if (!started) {
-      try {
-        await ready();
-      } catch (error) {
-        log.error('fastcgi', `backends for ${target.key} did not start: ${(error as Error).message}`);
-        return respondWithError(ctx, 503);
-      }
+  /** false: the backends did not start, and the client got a 503. */
+  async function ensureStarted(ctx: Context, target: KeyTarget): Promise<boolean> {
+    if (started) return true;
+    try {
+      await ready();
+      return true;
+    } catch (error) {
+      log.error('fastcgi', `backends for ${target.key} did not start: ${(error as Error).message}`);
+      respondWithError(ctx, 503);
+      return false;
     }
+  }
+
+  async function forward(ctx: Context, target: KeyTarget, paths: ScriptPaths): Promise<void> {
+    if (!(await ensureStarted(ctx, target))) return;
     // The client going away must cost the backend connection, before and after the headers.
     // A spooled request body is closed with the response, whichever way that ends.
     const gone = new ClientGone();
@@ -279,6 +317,13 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   }
 
   return Object.assign(middleware, { ready, close });
+}
+
+/** The keys with their hosts of one mode; a key left with none is dropped. */
+function hostsOfMode(keys: FastCgiKey[], mode: 'responder' | 'authorizer'): FastCgiKey[] {
+  return keys
+    .map(({ key, hosts }) => ({ key, hosts: hosts.filter((host) => (host.mode ?? 'responder') === mode) }))
+    .filter(({ hosts }) => hosts.length > 0);
 }
 
 function isRequestBody(body: BackendRequestBody | Promise<BackendRequestBody>): body is BackendRequestBody {

@@ -136,8 +136,11 @@ function setRequestHeader(req: IncomingMessage, name: string, value: string): vo
   req.headers[lower] = value;
 }
 
-/** lighttpd's request environment: one entry per name (any case), in the order first set. */
-function appendVariable(environment: Array<[string, string]>, name: string, value: string): void {
+/**
+ * lighttpd's request environment: one entry per name (any case), in the order first set.
+ * Adding to a variable set before joins the values with `, `.
+ */
+export function appendVariable(environment: Array<[string, string]>, name: string, value: string): void {
   const held = findVariable(environment, name);
   if (!held) environment.push([name, value]);
   else held[1] = held[1] === '' ? value : `${held[1]}, ${value}`;

@@ -92,6 +92,14 @@ export function resolveRequestFile(ctx: Context, options: RequestFileOptions): P
   return found;
 }
 
+/**
+ * Forgets the file step's answer for this request: the next stage to ask looks again (an
+ * approving FastCGI authorizer with `docroot` moves the request to another root).
+ */
+export function forgetRequestFile(ctx: Context): void {
+  delete (ctx.state as Record<symbol, unknown>)[RESOLVED];
+}
+
 /** The first answer of a request, and (rarely) those for other options. */
 interface ResolvedFiles {
   key: string;
