@@ -27,6 +27,7 @@ import { mapModCompress } from '../modules/mod-deflate.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
 import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
+import { StatusRegistry } from '../status/registry.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 import { selectPipeline } from './select-pipeline.js';
 
@@ -133,7 +134,8 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   // The error handler's pass: the handler's URI meets the conditions (and mod_rewrite) afresh,
   // as in lighttpd. Bound once the selection exists, which needs the pipelines built here.
   const dispatch = (ctx: Context): Promise<void> => selection.dispatch(ctx);
-  const stages = new StageRegistry(building.log, options.worker, dispatch);
+  const status = new StatusRegistry({ connectionLimit: server.maxConnections, worker: options.worker });
+  const stages = new StageRegistry(building.log, options.worker, dispatch, status);
   const pipelines = new Map<string, Pipeline>();
   const pipelineFor = (ids: number[]) => {
     const key = ids.join(',');
@@ -164,6 +166,8 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     if (error.code && CLIENT_GONE.has(error.code)) return;
     log.error('server', error.message);
   });
+  // Outermost: every request counts for the status page, refused and failed ones too.
+  app.use(status.track);
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
   app.use(selection.middleware);
