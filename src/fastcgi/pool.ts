@@ -56,6 +56,7 @@ export class BackendPool {
   private slots = 0;
   private inFlight = 0;
   private connects = 0;
+  private requests = 0;
   private failure: { at: number; message: string } | undefined;
   private closed = false;
   private drainedAfterClose: (() => void) | undefined;
@@ -90,6 +91,11 @@ export class BackendPool {
     return this.connects;
   }
 
+  /** Requests taken since start, whatever became of them (lighttpd's fastcgi.requests). */
+  get requestsTaken(): number {
+    return this.requests;
+  }
+
   /** The last request that failed on the backend's account (not the client's), and when. */
   get lastError(): { at: number; message: string } | undefined {
     return this.failure;
@@ -109,6 +115,7 @@ export class BackendPool {
     const { signal } = request;
     if (signal?.aborted) throw new RequestAborted('request aborted before it was sent');
     this.inFlight++;
+    this.requests++;
     let settledInFlight = false;
     const done = () => {
       if (settledInFlight) return;

@@ -96,12 +96,13 @@ export function jsonText(s: StatusSnapshot, query: string): string {
 /**
  * status.statistics-url: lighttpd's plugin counters, `name: value` a line, in its order
  * (shorter names first, then bytewise). In 1.4.69 only the FastCGI backends have counters
- * (gw.*); with none the answer is 204 without a body, as there.
+ * (gw.*, and fastcgi.requests once one was sent); with none the answer is 204 without a body.
  */
 export function statisticsText(s: StatusSnapshot): string {
   const counters = new Map<string, number>();
   const add = (name: string, value: number) => counters.set(name, (counters.get(name) ?? 0) + value);
   let active = 0;
+  let requests = 0;
   for (const { hosts } of s.fastcgi) {
     for (const host of hosts) {
       const at = `gw.backend.${host.name}`;
@@ -113,11 +114,14 @@ export function statisticsText(s: StatusSnapshot): string {
         add(`${at}.${p.index}.overloaded`, 0);
         add(`${at}.load`, p.active);
         active += p.active;
+        requests += p.requests;
       }
     }
   }
   if (counters.size === 0) return '';
   counters.set('gw.active-requests', active);
+  // lighttpd makes this one at the first request to a backend.
+  if (requests > 0) counters.set('fastcgi.requests', requests);
   const names = [...counters.keys()].sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
   return names.map((name) => `${name}: ${counters.get(name)}\n`).join('');
 }

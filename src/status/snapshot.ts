@@ -28,6 +28,8 @@ export interface ProcessSnapshot {
   maxConns: number;
   /** Connections opened since start. */
   connects: number;
+  /** Requests taken since start. */
+  requests: number;
   /** Until when the balancer leaves it out (ms since the epoch), while it does. */
   disabledUntil: number | null;
   disables: number;
@@ -156,6 +158,7 @@ function fastcgiSnapshot(registry: StatusRegistry, now: number): StatusSnapshot[
           active: pool.load,
           maxConns: pool.maxConns,
           connects: pool.connectsMade,
+          requests: pool.requestsTaken,
           disabledUntil,
           disables,
           lastError: pool.lastError ?? null,
