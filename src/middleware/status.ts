@@ -1,6 +1,6 @@
 import type { Context, Middleware, Next } from 'koa';
 import { requestState } from '../http/request-state.js';
-import { escapeHtml, statusPage } from '../status/html.js';
+import { escapeHtml, PAGE_STYLE, statusPage } from '../status/html.js';
 import { autoText, jsonText, statisticsText } from '../status/lighttpd-text.js';
 import { pageScript } from '../status/page-script.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../status/prometheus.js';
@@ -14,7 +14,7 @@ export type { StatusSnapshot } from '../status/snapshot.js';
  * lighttpd's mod_status as a Koa middleware, plus koa-lighty's figures and a Prometheus
  * endpoint. Each URL is compared with the decoded request path, as lighttpd does; the
  * query chooses the form of the status page: `auto` (text), `json…` / `jsonp=name`, anything
- * else HTML (`script` is the page's own script). Access rules are the app's business: mount
+ * else HTML (`script` and `style` are the page's own script and stylesheet). Access rules are the app's business: mount
  * it behind them (the lighttpd.conf front end does, in lighttpd's module order).
  *
  * Used alone, give it a registry and mount `registry.track` first, so that requests count:
@@ -72,6 +72,7 @@ export function serverStatus(options: ServerStatusOptions): Middleware {
     else if (query.startsWith('json'))
       send(ctx, 200, 'application/javascript', jsonText(snapshot(registry), query));
     else if (query === 'script') send(ctx, 200, 'text/javascript', script);
+    else if (query === 'style') send(ctx, 200, 'text/css', PAGE_STYLE);
     else page(ctx, query);
   }
 

@@ -19,6 +19,22 @@ export interface PageOptions {
   refresh?: number;
 }
 
+/**
+ * lighttpd's look, plus the colours of our store states. Served at `<status-url>?style`
+ * rather than inline, as the script is: a CSP without 'unsafe-inline' would drop it.
+ */
+export const PAGE_STYLE = `table.status { border: black solid thin; }
+td { white-space: nowrap; }
+td.int { background-color: #f0f0f0; text-align: right }
+td.string { background-color: #f0f0f0; text-align: left }
+td.count { text-align: right }
+th.status { background-color: black; color: white; font-weight: bold; }
+a.sortheader { background-color: black; color: white; font-weight: bold; text-decoration: none; display: block; }
+span.sortarrow { color: white; text-decoration: none; }
+td.down { background-color: #f4c0c0; }
+td.up { background-color: #c8ecc8; }
+`;
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -64,20 +80,11 @@ export function statusPage(registry: StatusRegistry, s: StatusSnapshot, o: PageO
     '         "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n' +
     '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n' +
     ' <head>\n  <title>Status</title>\n' +
-    '  <style type="text/css">\n' +
-    '    table.status { border: black solid thin; }\n' +
-    '    td { white-space: nowrap; }\n' +
-    '    td.int { background-color: #f0f0f0; text-align: right }\n' +
-    '    td.string { background-color: #f0f0f0; text-align: left }\n' +
-    '    th.status { background-color: black; color: white; font-weight: bold; }\n' +
-    '    a.sortheader { background-color: black; color: white; font-weight: bold; text-decoration: none; display: block; }\n' +
-    '    span.sortarrow { color: white; text-decoration: none; }\n' +
-    '    td.down { background-color: #f4c0c0; } td.up { background-color: #c8ecc8; }\n' +
-    '  </style>\n' +
+    `  <link rel="stylesheet" type="text/css" href="${escapeHtml(o.statusUrl)}?style" />\n` +
     (o.refresh ? `<meta http-equiv="refresh" content="${Math.min(o.refresh, 604800)}">\n` : '') +
     `<script type="text/javascript" src="${script}" defer="defer"></script>\n` +
     ' </head>\n<body>\n';
-  const board = registry.scoreboard().slice(0, s.connections.open);
+  const board = s.connections.scoreboard;
   const keepAlive = s.connections.open - s.connections.active;
   const summary =
     `<h1>Server-Status (${escapeHtml(o.serverTag)})</h1>` +
@@ -97,8 +104,8 @@ export function statusPage(registry: StatusRegistry, s: StatusSnapshot, o: PageO
     '</table>\n<hr />\n<pre>\n' +
     `<b id="kl-connections">${s.connections.open} connections</b>\n` +
     `<span id="kl-scoreboard">${board.replace(/(.{50})/g, '$1\n')}</span>\n\n<table>\n` +
-    `<tr><td style="text-align:right">${keepAlive}</td><td>&nbsp;&nbsp;k = keep-alive</td></tr>\n` +
-    `<tr><td style="text-align:right">${s.connections.active}</td><td>&nbsp;&nbsp;h = handle-req</td></tr>\n` +
+    `<tr><td class="count">${keepAlive}</td><td>&nbsp;&nbsp;k = keep-alive</td></tr>\n` +
+    `<tr><td class="count">${s.connections.active}</td><td>&nbsp;&nbsp;h = handle-req</td></tr>\n` +
     '</table>\n</pre><hr />\n';
   const header = (name: string) =>
     o.sort

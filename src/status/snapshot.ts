@@ -70,7 +70,8 @@ export interface StatusSnapshot {
     /** Cumulative, as Prometheus: requests of at most `le` ms ("+Inf" last). */
     buckets: { le: number | '+Inf'; count: number }[];
   };
-  connections: { open: number; active: number; limit: number };
+  /** `scoreboard`: lighttpd's letters of the open connections (h: handling a request, k: keep-alive). */
+  connections: { open: number; active: number; limit: number; scoreboard: string };
   fastcgi: { key: string; hosts: HostSnapshot[] }[];
   triggerStores: StoreSnapshot[];
   secdownload: { forbidden: number; gone: number; valid: number } | null;
@@ -111,6 +112,7 @@ export function snapshot(registry: StatusRegistry): StatusSnapshot {
       open: registry.connections.size,
       active: registry.activeConnections,
       limit: registry.connectionLimit,
+      scoreboard: registry.scoreboard().slice(0, registry.connections.size),
     },
     fastcgi: fastcgiSnapshot(registry, now),
     triggerStores: storeSnapshot(registry),
