@@ -265,6 +265,7 @@ function demoLinks(address: ListenAddress): string[] {
     `  ${base}/report.php          PHP answers with X-LIGHTTPD-send-file; the server sends the file`,
     `  ${base}/downloads/intro.mpg a download that needs a visit to the site first (else 307)`,
     `  ${base}/secret.inc          denied by url.access-deny (403)`,
+    `  ${base}/server-status       the status page (mod_status, live), also ?auto, ?json and /metrics`,
     `  curl -e http://elsewhere.example/ ${base}/gallery/sea.png   hotlinked image: 403`,
     '',
   ];
