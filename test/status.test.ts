@@ -17,6 +17,8 @@ import { chromium } from 'playwright-core';
 import { memoryLogger } from '../src/log.js';
 import { secdownloadUrl } from '../src/secdownload/url.js';
 import { createApp, type LightyApp, loadConfig } from '../src/server/app.js';
+import { LatencyHistogram, SlidingRate } from '../src/status/histogram.js';
+import { pageScript } from '../src/status/page-script.js';
 import type { StatusSnapshot } from '../src/status/snapshot.js';
 import { type Served, serve } from './helpers/http.js';
 import { type RunningMemcached, startMemcached } from './helpers/memcached.js';
@@ -170,6 +172,61 @@ test.serial('busy and queued move under load on php-cgi, in the JSON, the metric
 });
 
 test.serial(
+  'the metrics are Prometheus text format 0.0.4: HELP and TYPE before each family, one sample a line',
+  async (t) => {
+    const answer = await new Promise<{ type: string; body: string }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: served.port, path: '/metrics', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ type: String(res.headers['content-type']), body }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    t.is(answer.type, 'text/plain; version=0.0.4; charset=utf-8');
+    t.true(answer.body.endsWith('\n'));
+    const typed = new Map<string, string>();
+    const name = '[a-zA-Z_:][a-zA-Z0-9_:]*';
+    const label = '[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\.)*"';
+    const sampleLine = new RegExp(`^(${name})(\\{${label}(,${label})*\\})? (-?[0-9.e+-]+|\\+Inf|NaN)$`);
+    for (const line of answer.body.trimEnd().split('\n')) {
+      const comment = new RegExp(`^# (HELP|TYPE) (${name}) (.+)$`).exec(line);
+      if (comment) {
+        if (comment[1] === 'TYPE') typed.set(comment[2]!, comment[3]!);
+        continue;
+      }
+      const sample = sampleLine.exec(line);
+      t.truthy(sample, line);
+      const family = sample![1]!.replace(/_(bucket|sum|count)$/, '');
+      t.true(typed.has(sample![1]!) || typed.get(family) === 'histogram', `${line}: no TYPE before it`);
+    }
+    t.is(typed.get('koa_lighty_request_duration_seconds'), 'histogram');
+    t.is(typed.get('koa_lighty_requests_total'), 'counter');
+  },
+);
+
+test('the page script parses, with and without the sort', (t) => {
+  for (const sort of [true, false]) t.notThrows(() => new Function(pageScript(sort)));
+});
+
+test('the latency histogram reads percentiles as bucket bounds; the rate is the mean of five whole seconds', (t) => {
+  const histogram = new LatencyHistogram();
+  t.is(histogram.percentile(0.5), undefined);
+  for (const ms of [0.3, 0.9, 3, 4, 40, 20_000]) histogram.observe(ms);
+  t.is(histogram.percentile(0.5), 5);
+  t.is(histogram.percentile(0.8), 50);
+  t.is(histogram.percentile(0.99), Number.POSITIVE_INFINITY);
+  t.is(histogram.total, 6);
+  const rate = new SlidingRate();
+  for (let second = 100; second < 106; second++) rate.count(second * 1000 + 500, second === 105 ? 50 : 10);
+  // At 105.9 s: seconds 100 to 104 are whole, 105 is still counting.
+  t.is(rate.perSecond(105_900), 10);
+  t.is(rate.perSecond(111_000), 0);
+});
+
+test.serial(
   'memcached stopped: the trigger store shows down; started again: up, the outage in its history',
   async (t) => {
     t.is((await get('/trigger')).status, 404); // a trigger page (no such file): the store answered
@@ -231,6 +288,11 @@ test.serial(
         '--disable-gpu',
         '--no-first-run',
         '--disable-background-networking',
+        // A headless page may count as hidden, whose timers Chromium slows down: the page
+        // script's timer must run as in a tab someone looks at.
+        '--disable-background-timer-throttling',
+        '--disable-renderer-backgrounding',
+        '--disable-backgrounding-occluded-windows',
       ],
     });
     t.teardown(() => browser.close());
@@ -240,6 +302,8 @@ test.serial(
       if (message.type() === 'error' && message.text().includes('Content Security Policy'))
         refused.push(message.text());
     });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
     let navigations = 0;
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) navigations++;
@@ -258,18 +322,23 @@ test.serial(
       );
     });
     // The script's next fetch of ?json shows the held request as busy, in place.
-    await page.waitForFunction(
-      () => {
-        const cells = [...document.querySelectorAll('#kl-fastcgi tr')][1]?.querySelectorAll('td');
-        return cells !== undefined && cells[4]?.textContent === '1';
-      },
-      undefined,
-      { timeout: 30_000 },
-    );
+    await page
+      .waitForFunction(
+        () => {
+          const cells = [...document.querySelectorAll('#kl-fastcgi tr')][1]?.querySelectorAll('td');
+          return cells !== undefined && cells[4]?.textContent === '1';
+        },
+        undefined,
+        { timeout: 30_000 },
+      )
+      .catch((error) => {
+        throw new Error(`${error.message}; page errors: ${pageErrors.join('; ') || 'none'}`);
+      });
     t.not(await page.textContent('#kl-requests'), first, 'the request count was redrawn');
     t.regex((await page.textContent('#kl-updated')) ?? '', /^as of \d{4}-/);
     t.is(navigations, 1, 'one navigation: the page was never reloaded');
     t.deepEqual(refused, [], 'no script was refused by the CSP');
+    t.deepEqual(pageErrors, [], 'the page script runs without an error');
     await page.screenshot({ path: '/tmp/koa-lighty-browser-status.png', fullPage: true });
     writeFileSync(join(root, 'release-browser'), '');
     t.is((await held).status, 200);

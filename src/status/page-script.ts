@@ -57,7 +57,7 @@ export function pageScript(sort: boolean): string {
     set('kl-rate', scaled(s.requests.perSecond5s, 1000) + 'req/s');
     set('kl-traffic-rate', scaled(s.requests.bytesPerSecond5s, 1024) + 'byte/s');
     set('kl-connections', s.connections.open + ' connections');
-    set('kl-scoreboard', s.connections.scoreboard.replace(/(.{50})/g, '$1\n'));
+    set('kl-scoreboard', s.connections.scoreboard.replace(/(.{50})/g, '$1\\n'));
     table('kl-summary', null, [
       ['Requests/s (5 s)', String(s.requests.perSecond5s)],
       ['Latency p50', ms(s.latencyMs.p50)], ['Latency p90', ms(s.latencyMs.p90)], ['Latency p99', ms(s.latencyMs.p99)]
