@@ -69,11 +69,21 @@ export { type RequestSizeLimitOptions, requestSizeLimit } from './middleware/req
 export { stripInternalHeaders } from './middleware/response-filter.js';
 export { type RewriteOptions, type RewriteRule, type RewriteRules, rewrite } from './middleware/rewrite.js';
 export { RewriteFailed } from './middleware/rewrite-rules.js';
-export { type SecdownloadOptions, secdownload } from './middleware/secdownload.js';
+export {
+  type SecdownloadMiddleware,
+  type SecdownloadOptions,
+  secdownload,
+} from './middleware/secdownload.js';
 export { type NameValues, type SetenvOptions, setenv } from './middleware/setenv.js';
 export { type SimpleVhostOptions, simpleVhost } from './middleware/simple-vhost.js';
 export { type SslEnvironmentOptions, sslEnvironment } from './middleware/ssl-env.js';
 export { resolveRequestFile, type StaticFilesOptions, staticFiles } from './middleware/static.js';
+export {
+  type ServerStatusOptions,
+  StatusRegistry,
+  type StatusSnapshot,
+  serverStatus,
+} from './middleware/status.js';
 export { type TriggerOptions, triggerBeforeDownload } from './middleware/trigger.js';
 export { OptionError } from './option-error.js';
 export { type SecdownloadUrlOptions, secdownloadUrl } from './secdownload/url.js';

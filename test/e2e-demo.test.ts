@@ -126,6 +126,17 @@ test('gallery images: shown on the site and without a referer, 403 when hotlinke
   t.is((await get('/gallery/sea.png/x', { headers: { Referer: 'http://elsewhere.example/' } })).status, 403);
 });
 
+test('the status page and metrics: for 127.0.0.1 only, by the $HTTP["remoteip"] block around them', async (t) => {
+  const page = await get('/server-status');
+  t.is(page.status, 200);
+  t.regex(page.body.toString(), /<h1>Server-Status \(koa-lighty-demo\)<\/h1>/);
+  t.regex((await get('/server-status?auto')).body.toString(), /^Total Accesses: \d+\nTotal kBytes: \d+\n/);
+  t.regex((await get('/metrics')).body.toString(), /^koa_lighty_fastcgi_max_conns\{key="\.php",.*\} 4$/m);
+  // Another address (a loopback one, as no other reaches the demo): nobody handles the URL.
+  t.is((await get('/server-status', { from: '127.0.0.2' })).status, 404);
+  t.is((await get('/metrics', { from: '127.0.0.2' })).status, 404);
+});
+
 /** GET from a chosen loopback source address (the visitor's identity). */
 function get(
   path: string,

@@ -14,6 +14,10 @@ import { FastCgiProcess, type FastCgiProcessOptions, splitBinPath } from './fast
 export interface Backend {
   /** For logs: the host block's label, else its address. */
   readonly label: string;
+  /** The host block's own label (its key in fastcgi.server), if it has one: lighttpd's statistics name. */
+  readonly name?: string;
+  /** The spawned programs (bin-path), one per pool; none for a remote backend. */
+  readonly processes?: readonly FastCgiProcess[];
   /** One pool per process; a remote backend has exactly one. */
   readonly pools: readonly BackendPool[];
   /** Requests running or waiting on this host. */
@@ -82,7 +86,7 @@ export function createBackend(options: BackendOptions): Backend {
   const label = options.label ?? describeBackend(options);
   if (!options.binPath) {
     const pool = new BackendPool({ ...options.pool, address: addresses[0]!, logger: options.logger });
-    return new RemoteBackend(label, pool);
+    return new RemoteBackend(label, pool, options.label);
   }
   // What the program prints, and what becomes of it, is logged under its name: `(php-cgi) …`.
   const source = basename(splitBinPath(options.binPath)[0] ?? '') || 'fastcgi';
@@ -97,7 +101,7 @@ export function createBackend(options: BackendOptions): Backend {
         log: (line) => options.logger?.error(source, line),
       } satisfies FastCgiProcessOptions),
   );
-  return new SpawnedBackend(label, processes, options);
+  return new SpawnedBackend(label, processes, options, options.label);
 }
 
 function describeBackend(options: BackendOptions): string {
@@ -116,6 +120,7 @@ class RemoteBackend implements Backend {
   constructor(
     readonly label: string,
     pool: BackendPool,
+    readonly name?: string,
   ) {
     this.pools = [pool];
   }
@@ -136,6 +141,7 @@ class SpawnedBackend implements Backend {
     readonly label: string,
     readonly processes: FastCgiProcess[],
     options: BackendOptions,
+    readonly name?: string,
   ) {
     this.pools = processes.map(
       (proc) =>

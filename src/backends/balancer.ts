@@ -34,6 +34,8 @@ const DEFAULT_DISABLE_TIME = 1;
 export class Balancer {
   private readonly mode: 'least-connection' | 'round-robin';
   private readonly disabledUntil = new Map<BackendPool, number>();
+  /** Times each process was disabled (lighttpd's gw.backend.*.disabled). */
+  private readonly disables = new Map<BackendPool, number>();
   private lastUsed = -1;
 
   constructor(
@@ -71,6 +73,17 @@ export class Balancer {
     throw new NoBackendAvailable(`all handlers for ${this.backends.map((b) => b.label).join(', ')} are down`);
   }
 
+  /** Until when (ms since the epoch) the process is left out, while it is. */
+  disabledUntilOf(pool: BackendPool): number | undefined {
+    const until = this.disabledUntil.get(pool);
+    return until !== undefined && until > Date.now() ? until : undefined;
+  }
+
+  /** How often the process has been disabled since start. */
+  disableCountOf(pool: BackendPool): number {
+    return this.disables.get(pool) ?? 0;
+  }
+
   /** Whether some process is usable right now (the middleware answers 503 early otherwise). */
   get available(): boolean {
     return this.choose(false) !== undefined;
@@ -79,6 +92,7 @@ export class Balancer {
   private disable(backend: Backend, pool: BackendPool, error: Error): void {
     const seconds = this.options.disableTimes?.get(backend) ?? DEFAULT_DISABLE_TIME;
     this.disabledUntil.set(pool, Date.now() + seconds * 1000);
+    this.disables.set(pool, (this.disables.get(pool) ?? 0) + 1);
     this.options.logger?.error(
       'fastcgi',
       `backend ${backend.label} disabled for ${seconds} s: ${error.message}`,

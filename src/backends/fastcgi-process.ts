@@ -103,6 +103,8 @@ export class FastCgiProcess extends EventEmitter<FastCgiProcessEvents> {
   private started = false;
   /** Someone else already serves the address: we use it and spawn nothing (as lighttpd). */
   private external = false;
+  /** Times the program was started again after it died or failed to start (the status page). */
+  private restarts = 0;
   private delay: number;
   private respawnTimer: NodeJS.Timeout | undefined;
   /** The attempt under way: stop() waits for it, or its child would escape. */
@@ -130,6 +132,16 @@ export class FastCgiProcess extends EventEmitter<FastCgiProcessEvents> {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** Starts after the first: each death or failed start of the program costs one. */
+  get respawns(): number {
+    return this.restarts;
+  }
+
+  /** Someone else served the address at start, so nothing was spawned. */
+  get adopted(): boolean {
+    return this.external;
   }
 
   get running(): boolean {
@@ -274,7 +286,9 @@ export class FastCgiProcess extends EventEmitter<FastCgiProcessEvents> {
       `${this.options.binPath} on ${describeAddress(this.address)} ${what}; starting it again in ${delay} ms`,
     );
     this.respawnTimer = setTimeout(() => {
-      if (!this.stopping) void this.launch();
+      if (this.stopping) return;
+      this.restarts++;
+      void this.launch();
     }, delay);
   }
 

@@ -55,6 +55,9 @@ export class BackendPool {
   private readonly open = new Set<FastCgiConnection>();
   private slots = 0;
   private inFlight = 0;
+  private connects = 0;
+  private requests = 0;
+  private failure: { at: number; message: string } | undefined;
   private closed = false;
   private drainedAfterClose: (() => void) | undefined;
 
@@ -83,6 +86,21 @@ export class BackendPool {
     return this.idle.length;
   }
 
+  /** Connections opened since start (lighttpd's gw.backend.*.connected). */
+  get connectsMade(): number {
+    return this.connects;
+  }
+
+  /** Requests taken since start, whatever became of them (lighttpd's fastcgi.requests). */
+  get requestsTaken(): number {
+    return this.requests;
+  }
+
+  /** The last request that failed on the backend's account (not the client's), and when. */
+  get lastError(): { at: number; message: string } | undefined {
+    return this.failure;
+  }
+
   /** The connection limit in force: the backend's FCGI_MAX_CONNS, or the configured fallback. */
   get maxConns(): number {
     return this.limit;
@@ -97,6 +115,7 @@ export class BackendPool {
     const { signal } = request;
     if (signal?.aborted) throw new RequestAborted('request aborted before it was sent');
     this.inFlight++;
+    this.requests++;
     let settledInFlight = false;
     const done = () => {
       if (settledInFlight) return;
@@ -110,6 +129,8 @@ export class BackendPool {
       return await this.run(request, lease, done);
     } catch (error) {
       done();
+      if (!(error instanceof RequestAborted))
+        this.failure = { at: Date.now(), message: (error as Error).message };
       throw error;
     }
   }
@@ -275,6 +296,7 @@ export class BackendPool {
   private async connect(): Promise<FastCgiConnection> {
     try {
       const conn = await FastCgiConnection.connect(this.address, this.options.connectTimeout);
+      this.connects++;
       this.open.add(conn);
       conn.on('close', () => this.onClosed(conn));
       return conn;

@@ -45,6 +45,8 @@ export interface FastCgiMiddleware extends Middleware {
   ready(): Promise<void>;
   /** Aborts running requests, closes every connection and stops the spawned processes. */
   close(): Promise<void>;
+  /** Each key with its balancer and hosts, in config order: what the status page reads. */
+  readonly targets: readonly KeyTarget[];
 }
 
 /** Bytes of a backend body still read after a send-file header before its connection is closed instead. */
@@ -316,7 +318,7 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     respondWithError(ctx, 500);
   }
 
-  return Object.assign(middleware, { ready, close });
+  return Object.assign(middleware, { ready, close, targets: keys.map((route) => route.target) });
 }
 
 /** The keys with their hosts of one mode; a key left with none is dropped. */

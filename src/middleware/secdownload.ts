@@ -29,20 +29,31 @@ export type { SecdownloadOptions } from '../secdownload/options.js';
  * The request-target is normalised first (requestState), so the rel-path has no `..` left;
  * a BadRequestTarget (400) thrown there is for the application's error handling.
  */
-export function secdownload(options: SecdownloadOptions): Middleware {
+/** Links answered since start: expired (410), a wrong MAC (403), and checked ones passed on to the file. */
+export interface SecdownloadCounts {
+  gone: number;
+  forbidden: number;
+  valid: number;
+}
+
+export type SecdownloadMiddleware = Middleware & { readonly counts: Readonly<SecdownloadCounts> };
+
+export function secdownload(options: SecdownloadOptions): SecdownloadMiddleware {
   const config = secdownloadConfig(options);
   const signer = createSigner(config.secret, config.algorithm);
   const confinement = new RootConfinement(config.documentRoot);
   const { uriPrefix, timeout, pathSegments, hashQuerystr, log } = config;
 
+  const counts: SecdownloadCounts = { gone: 0, forbidden: 0, valid: 0 };
   // Not async: a request that is no link passes on without a promise of its own.
-  return function secdownloadMiddleware(ctx: Context, next: Next) {
+  const middleware = function secdownloadMiddleware(ctx: Context, next: Next) {
     const state = requestState(ctx);
     if (!state.path.startsWith(uriPrefix)) return next();
     const link = parseSecdownloadLink(state.path, uriPrefix.length, signer.macLength);
     if (!link) return next();
     return answerLink(ctx, state, link);
   };
+  return Object.assign(middleware, { counts });
 
   async function answerLink(
     ctx: Context,
@@ -51,15 +62,18 @@ export function secdownload(options: SecdownloadOptions): Middleware {
   ): Promise<void> {
     const now = Math.floor(config.now() / 1000);
     if (Math.abs(now - link.timestamp) > timeout) {
+      counts.gone++;
       log.info(LOG_SOURCE, `link expired (410): ${state.path}`);
       return respondWithError(ctx, 410);
     }
     const signed = signedPath(link.relPath, pathSegments, hashQuerystr ? state.query : '');
     if (!signer.verify(link.mac, link.timestampHex, signed)) {
       // Never the expected MAC: the log must not hand out working links.
+      counts.forbidden++;
       log.info(LOG_SOURCE, `mac invalid (403): ${state.path}`);
       return respondWithError(ctx, 403);
     }
+    counts.valid++;
     return sendProtectedFile(ctx, state, link.relPath, config, confinement);
   }
 }

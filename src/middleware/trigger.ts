@@ -44,7 +44,17 @@ export interface TriggerOptions {
 export type TriggerMiddleware = Middleware & {
   /** The store in use (the default memory store included), for closing it on shutdown. */
   readonly store: TriggerStore;
+  /** The store's failures as this middleware saw them: whether it is down now, and its outages. */
+  readonly outage: OutageLog;
+  /** Requests seen since start: trigger pages, downloads let through and downloads denied. */
+  readonly counts: Readonly<TriggerCounts>;
 };
+
+export interface TriggerCounts {
+  triggers: number;
+  allowed: number;
+  denied: number;
+}
 
 const SOURCE = 'mod_trigger_b4_dl';
 /** memcached reads an expiry above 30 days as a Unix time; lighttpd's limit was 65535 s. */
@@ -80,6 +90,8 @@ export function triggerBeforeDownload(options: TriggerOptions): TriggerMiddlewar
       ? 'downloads are let through (failOpen) until it answers'
       : 'downloads are denied until it answers',
   );
+
+  const counts: TriggerCounts = { triggers: 0, allowed: 0, denied: 0 };
 
   /** One store call within what is left of this request's deadline; failures feed the outage log. */
   const ask = async <T>(until: number, what: string, work: () => Promise<T>): Promise<T> => {
@@ -128,19 +140,24 @@ export function triggerBeforeDownload(options: TriggerOptions): TriggerMiddlewar
     const identity = clientIdentity(ctx.req.socket.remoteAddress, headerText(ctx), identityOptions);
     const seconds = Math.floor(now() / 1000);
     const until = performance.now() + deadlineMs;
+    if (isTrigger) counts.triggers++;
     // A trigger counts even if the page itself then fails (seen on lighttpd); a store error
     // is only logged and the page is served.
     if (isTrigger) await ask(until, 'set', () => store.set(identity, seconds, timeout)).catch(() => {});
     if (isDownload) {
       const verdict = await checkDownload(identity, seconds, until);
       if (options.debug) log.info(SOURCE, `${verdict} download ${path} for ${identity}`);
-      if (verdict === 'deny') return deny(ctx, denyUrl);
+      if (verdict === 'deny') {
+        counts.denied++;
+        return deny(ctx, denyUrl);
+      }
+      counts.allowed++;
     } else if (options.debug) {
       log.info(SOURCE, `trigger ${path} for ${identity}`);
     }
     return next();
   };
-  return Object.assign(middleware, { store });
+  return Object.assign(middleware, { store, outage, counts });
 }
 
 /** lighttpd's deny: 307, Location = deny-url verbatim (none when ''), empty body. */

@@ -8,6 +8,7 @@ import type { Context, Middleware } from 'koa';
 import type { OptionReader } from '../config/option-reader.js';
 import type { MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
+import type { StatusRegistry } from '../status/registry.js';
 
 /**
  * lighttpd's request hooks (plugin.h), in the order a request meets them. Request-side hooks
@@ -30,6 +31,8 @@ export interface BuildContext {
   mimeTypes: MimeTypes;
   /** This process is worker `index` of `count` (--workers). */
   worker?: { index: number; count: number };
+  /** The server's status figures: stages with counters of their own hand them over here. */
+  status?: StatusRegistry;
   /** One instance per (kind, key): pools, stores and spawned backends are shared by pipelines. */
   shared<T>(kind: string, key: unknown, make: () => T): T;
   /** Runs before the server says it is listening (spawned php-cgi must accept first). */

@@ -36,6 +36,7 @@ export const modFastcgi = module({
       // Blocks whose options differ build their own stage, but one address is one php-cgi.
       sharedBackends: build.shared('fastcgi-backends', 'all', () => new Map()),
     });
+    build.status?.watchFastcgi(made.targets);
     build.onReady(() => made.ready());
     build.onClose(() => made.close());
     return made;

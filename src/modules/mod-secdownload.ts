@@ -25,5 +25,9 @@ export const modSecdownload = module({
     pathSegments: 'secdownload.path-segments',
   },
   read: (r) => secdownloadOptions(r),
-  stage: (options, { mimeTypes, log }) => secdownload({ ...options, mimeTypes, log }),
+  stage(options, { mimeTypes, log, status }) {
+    const made = secdownload({ ...options, mimeTypes, log });
+    status?.watchSecdownload(made.counts);
+    return made;
+  },
 });

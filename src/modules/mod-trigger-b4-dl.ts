@@ -39,12 +39,14 @@ export const modTriggerB4Dl = module({
       build.onClose(() => made.close());
       return made;
     });
-    return triggerBeforeDownload({
+    const made = triggerBeforeDownload({
       ...spec,
       triggerUrl: compilePcre(spec.triggerUrl),
       downloadUrl: compilePcre(spec.downloadUrl),
       store,
       log: build.log,
     });
+    build.status?.watchTrigger(made);
+    return made;
   },
 });

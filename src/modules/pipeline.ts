@@ -12,6 +12,7 @@ import { MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
 import { serverTag as serverTagStage } from '../middleware/response-filter.js';
 import { OptionError } from '../option-error.js';
+import type { StatusRegistry } from '../status/registry.js';
 import { type BuildContext, type ModuleDescriptor, pipelineOrder, REQUEST_HOOKS } from './descriptor.js';
 import { MODULES } from './table.js';
 
@@ -41,6 +42,8 @@ export class StageRegistry {
     private readonly worker?: { index: number; count: number },
     /** The server's BuildContext.dispatch (the error handler's pass). */
     private readonly dispatch?: (ctx: Context) => Promise<void>,
+    /** The server's status figures (createApp's), for the stages that count. */
+    private readonly status?: StatusRegistry,
   ) {}
 
   shared<T>(kind: string, key: unknown, make: () => T): T {
@@ -97,6 +100,7 @@ export class StageRegistry {
       onReady: (start) => this.#starts.push(start),
       onClose: (stop) => this.#stops.push(stop),
       dispatch: this.dispatch,
+      status: this.status,
     };
   }
 }

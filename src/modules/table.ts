@@ -28,6 +28,7 @@ import { modSecdownload } from './mod-secdownload.js';
 import { modSetenv } from './mod-setenv.js';
 import { modSimpleVhost } from './mod-simple-vhost.js';
 import { modStaticfile } from './mod-staticfile.js';
+import { modStatus } from './mod-status.js';
 import { modTriggerB4Dl } from './mod-trigger-b4-dl.js';
 
 export const MODULES: readonly ModuleDescriptor[] = [
@@ -51,6 +52,7 @@ export const MODULES: readonly ModuleDescriptor[] = [
   modRedirect,
   modTriggerB4Dl,
   modSetenv,
+  modStatus,
   // docroot
   modSimpleVhost,
   modEvhost,

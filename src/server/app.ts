@@ -28,6 +28,7 @@ import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
 import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
 import { checkListenerTls } from '../tls/contexts.js';
+import { StatusRegistry } from '../status/registry.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 import { configListeners, type Listener } from './listeners.js';
 import { selectPipeline } from './select-pipeline.js';
@@ -165,7 +166,8 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   // The error handler's pass: the handler's URI meets the conditions (and mod_rewrite) afresh,
   // as in lighttpd. Bound once the selection exists, which needs the pipelines built here.
   const dispatch = (ctx: Context): Promise<void> => selection.dispatch(ctx);
-  const stages = new StageRegistry(building.log, options.worker, dispatch);
+  const status = new StatusRegistry({ connectionLimit: server.maxConnections, worker: options.worker });
+  const stages = new StageRegistry(building.log, options.worker, dispatch, status);
   const pipelines = new Map<string, Pipeline>();
   const pipelineFor = (ids: number[]) => {
     const key = ids.join(',');
@@ -196,6 +198,8 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     if (error.code && CLIENT_GONE.has(error.code)) return;
     log.error('server', error.message);
   });
+  // Outermost: every request counts for the status page, refused and failed ones too.
+  app.use(status.track);
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
   app.use(selection.middleware);
@@ -293,6 +297,7 @@ function demoLinks(address: ListenAddress): string[] {
     `  ${base}/report.php          PHP answers with X-LIGHTTPD-send-file; the server sends the file`,
     `  ${base}/downloads/intro.mpg a download that needs a visit to the site first (else 307)`,
     `  ${base}/secret.inc          denied by url.access-deny (403)`,
+    `  ${base}/server-status       the status page (mod_status, live), also ?auto, ?json and /metrics`,
     `  curl -e http://elsewhere.example/ ${base}/gallery/sea.png   hotlinked image: 403`,
     '',
   ];

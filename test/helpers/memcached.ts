@@ -16,6 +16,8 @@ export interface RunningMemcached {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty, and waits until it accepts connections. */
   restart(): Promise<void>;
+  /** After stop(): starts it on the same port, empty, and waits until it accepts connections. */
+  start(): Promise<void>;
 }
 
 /**
@@ -36,6 +38,10 @@ export async function startMemcached(): Promise<RunningMemcached> {
     stop: () => kill(child),
     async restart() {
       await kill(child);
+      child = await launch(port);
+    },
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) throw new Error('memcached is still running');
       child = await launch(port);
     },
   };
