@@ -318,7 +318,9 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     respondWithError(ctx, 500);
   }
 
-  return Object.assign(middleware, { ready, close, targets: keys.map((route) => route.target) });
+  // The status page shows every host, the authorizers too.
+  const targets = [...responders.routes, ...authorizers.routes].map((route) => route.target);
+  return Object.assign(middleware, { ready, close, targets });
 }
 
 /** The keys with their hosts of one mode; a key left with none is dropped. */
