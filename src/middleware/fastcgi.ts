@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import type { Context, Middleware, Next } from 'koa';
+import type { Backend } from '../backends/backend.js';
+import { releaseBackend } from '../backends/handover.js';
 import { FastCgiError, RequestAborted } from '../fastcgi/errors.js';
 import type { FastCgiResponse } from '../fastcgi/exchange.js';
 import { ClientGone } from '../fastcgi/pool-options.js';
@@ -78,7 +80,8 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
     : defaultUploadDirs();
   // 0 is lighttpd's "buffer the whole answer"; unset streams (README, Deliberate differences).
   const spoolResponsesTo = options.streamResponseBody === 0 ? uploadDirs : undefined;
-  const { routes: keys, backends } = buildHosts(options, mimeTypes, log);
+  const owner = options.sharedBackends ?? new Map<string, Backend>();
+  const { routes: keys, backends } = buildHosts({ ...options, sharedBackends: owner }, mimeTypes, log);
   const routes = new FastCgiRoutes(keys, Object.entries(options.mapExtensions ?? {}));
 
   let starting: Promise<void> | undefined;
@@ -93,7 +96,8 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   const close = () => {
     closing ??= (async () => {
       await starting?.catch(() => {});
-      await Promise.all(backends.map((backend) => backend.stop()));
+      // A backend the next app took over (SIGUSR1, same options) keeps running.
+      await Promise.all(backends.map((backend) => releaseBackend(backend, owner)));
     })();
     return closing;
   };

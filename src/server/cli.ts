@@ -5,17 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { ServerSettings } from '../config/mapping.js';
 import { parseServerArgs, USAGE, UsageError } from './args.js';
 import { createHttpServer } from './http-server.js';
-import {
-  activatedSockets,
-  describeAddress,
-  dropPrivileges,
-  type ListenAddress,
-  listenOn,
-  writePidFile,
-} from './listen.js';
-
-/** The env variable that hands a primary's inherited sockets on to its workers (--workers). */
-const WORKER_SOCKETS = 'KOA_LIGHTY_ACTIVATED_FDS';
+import { activatedSockets, describeAddress, type ListenAddress, listenOn } from './listen.js';
+import { WORKER_SOCKETS } from './primary.js';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -68,14 +59,15 @@ export async function main(argv: string[]): Promise<number> {
   const demo = args.configFile === undefined;
   const configFile = args.configFile ?? DEMO_CONFIG;
   // Loading is where a bad file, an unknown option or a missing document root is reported.
-  const { loadConfig, createApp } = await import('./app.js');
-  const loaded = loadConfig(configFile, {
+  const { loadConfig } = await import('./app.js');
+  const loadOptions = {
     env: {
       ...process.env,
       KOA_LIGHTY_HOME: packageRoot,
       KOA_LIGHTY_DEMO_PORT: process.env.KOA_LIGHTY_DEMO_PORT ?? '8080',
     },
-  });
+  };
+  const loaded = loadConfig(configFile, loadOptions);
   if (args.test) {
     for (const warning of loaded.warnings) console.error(`koa-lighty: warning: ${warning}`);
     console.log(`Syntax OK`);
@@ -86,111 +78,47 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (args.workers > 1 && cluster.isPrimary) return runPrimary(args.workers, loaded);
+  const reload = () => loadConfig(configFile, loadOptions);
+  if (args.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./primary.js');
+    return runPrimary({
+      count: args.workers,
+      loaded,
+      reload,
+      announce: (where) =>
+        console.log(`koa-lighty ${version()} listening on ${where} with ${args.workers} workers`),
+    });
+  }
 
   const worker = cluster.isWorker
     ? { index: Number(process.env.KOA_LIGHTY_WORKER ?? 0), count: args.workers }
     : undefined;
-  const lighty = createApp(loaded, { worker });
-  if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
-  const addresses = listenAddresses(loaded.server, lighty.listen, worker !== undefined);
+  const { ServerLifecycle } = await import('./lifecycle.js');
+  const lifecycle = new ServerLifecycle({ loaded, reload, worker });
+  if (!worker) for (const warning of loaded.warnings) lifecycle.log.warn('config', warning);
+  const addresses = listenAddresses(loaded.server, lifecycle.app.listen, worker !== undefined);
   const servers = addresses.map(() =>
-    createHttpServer(lighty.app.callback(), {
+    createHttpServer(lifecycle.handler, {
       maxRequestFieldSize: loaded.server.maxRequestFieldSize,
       connectionLimits: loaded.server.connectionLimits,
       // lighttpd counts per process, with server.max-worker too: each worker has the limit.
       maxConnections: loaded.server.maxConnections,
-      log: lighty.log,
+      log: lifecycle.log,
     }),
   );
-  let removePid = () => {};
-  // Signals are handled from here on: one that arrives while starting still stops cleanly.
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      lighty.log.info('server', `${signal}: shutting down`);
-      for (const server of servers) {
-        server.close();
-        server.closeIdleConnections();
+  return lifecycle.run(
+    servers,
+    () => Promise.all(servers.map((server, i) => listenOn(server, addresses[i]!))),
+    (bound) => {
+      const where = bound.map(describeAddress).join(', ');
+      if (!worker) {
+        console.log(`koa-lighty ${version()} listening on ${where} (${configFile})`);
+        if (demo) for (const line of lifecycle.app.demoLinks(bound[0]!)) console.log(line);
+      } else {
+        process.send?.({ listening: where });
       }
-      const force = setTimeout(() => {
-        for (const server of servers) server.closeAllConnections();
-      }, 5000);
-      force.unref();
-      lighty.close().finally(() => {
-        removePid();
-        resolve(0);
-        // Nothing is left to do, but timers of stores and a worker's IPC channel would keep
-        // the process alive: end it, so a primary (or a service manager) sees it go.
-        setImmediate(() => process.exit(0));
-      });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  const bound = await Promise.all(servers.map((server, i) => listenOn(server, addresses[i]!)));
-  if (!worker) removePid = writePidFile(lighty.pidFile);
-  dropPrivileges(lighty.user, lighty.group);
-  await lighty.ready();
-  const where = bound.map(describeAddress).join(', ');
-  if (!worker) {
-    console.log(`koa-lighty ${version()} listening on ${where} (${configFile})`);
-    if (demo) for (const line of lighty.demoLinks(bound[0]!)) console.log(line);
-  } else {
-    process.send?.({ listening: where });
-  }
-  return stopped;
-}
-
-/**
- * --workers N: the primary spawns php-cgi once and forks N workers that share the port; each
- * worker talks to the primary's php-cgi as a remote backend with its share of the connections.
- */
-async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig): Promise<number> {
-  const { createBackendSupervisor } = await import('./app.js');
-  const supervisor = createBackendSupervisor(loaded);
-  for (const warning of loaded.warnings) supervisor.log.warn('config', warning);
-  await supervisor.start();
-  const workers = new Set<import('node:cluster').Worker>();
-  let listening = 0;
-  let stopping = false;
-  // Workers listen on the primary's inherited descriptors: cluster creates the handle in the
-  // primary from the fd number and hands connections out as for any port.
-  const inherited = loaded.server.socketActivation ? activatedSockets() : undefined;
-  const fork = (index: number) => {
-    const worker = cluster.fork({
-      KOA_LIGHTY_WORKER: String(index),
-      ...(inherited ? { [WORKER_SOCKETS]: inherited.map((s) => s.fd).join(',') } : {}),
-    });
-    workers.add(worker);
-    worker.on('message', (msg: { listening?: string }) => {
-      if (msg?.listening && ++listening === count)
-        console.log(`koa-lighty ${version()} listening on ${msg.listening} with ${count} workers`);
-    });
-    worker.on('exit', (code) => {
-      workers.delete(worker);
-      if (stopping) return;
-      supervisor.log.error('server', `worker ${index} exited with ${code}; starting it again`);
-      setTimeout(() => fork(index), 500);
-    });
-  };
-  for (let i = 0; i < count; i++) fork(i);
-  return new Promise<number>((resolve) => {
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      for (const worker of workers) worker.process.kill('SIGTERM');
-      const wait = setInterval(() => {
-        if (workers.size > 0) return;
-        clearInterval(wait);
-        supervisor.stop().finally(() => resolve(0));
-      }, 50);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+    },
+  );
 }
 
 /**
