@@ -3,7 +3,7 @@
  * signalled, and the lines after that go to new files of the configured names while the
  * renamed files keep what was written before. With --workers the primary passes it on.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import test from 'ava';
 import { httpGet } from './helpers/http.js';
 import { startKoaLighty } from './helpers/koa-lighty.js';
@@ -78,22 +78,27 @@ for (const workers of [1, 2]) {
   });
 }
 
-test('SIGHUP leaves a piped access log alone: the program keeps running and gets every line', async (t) => {
+test('SIGHUP leaves piped logs alone (accesslog.filename and server.errorlog "|program"): the programs keep running and get every line', async (t) => {
   const site = signalSite();
   t.teardown(() => site.remove());
   const piped = `${site.dir}/piped.log`;
-  writeFileSync(piped, '');
-  const conf = site.conf().replace(/accesslog\.filename = .*/, `accesslog.filename = "|cat >> ${piped}"`);
+  const pipedErrors = `${site.dir}/piped-error.log`;
+  const conf = site
+    .conf()
+    .replace(/accesslog\.filename = .*/, `accesslog.filename = "|cat >> ${piped}"`)
+    .replace(/server\.errorlog = .*/, `server.errorlog = "|cat >> ${pipedErrors}"`);
   const server = await startKoaLighty({ conf });
   t.teardown(() => server.stop());
-  t.is((await httpGet(server.port, '/index.html?one')).status, 200);
-  t.true(await eventually(() => read(piped).includes('?one'), LONG));
+  t.is((await httpGet(server.port, '/err.php?m=one')).status, 200);
+  t.true(await eventually(() => read(piped).includes('?m=one'), LONG));
+  t.true(await eventually(() => read(pipedErrors).includes('php says one'), LONG), read(pipedErrors));
   process.kill(server.pid, 'SIGHUP');
   t.true(
-    await eventually(() => /SIGHUP: log files reopened/.test(read(site.errorLog)), LONG),
-    read(site.errorLog),
+    await eventually(() => /SIGHUP: log files reopened/.test(read(pipedErrors)), LONG),
+    read(pipedErrors),
   );
-  t.is((await httpGet(server.port, '/index.html?two')).status, 200);
-  t.true(await eventually(() => read(piped).includes('?two'), LONG), read(piped));
-  t.false(/exited/.test(read(site.errorLog)), read(site.errorLog));
+  t.is((await httpGet(server.port, '/err.php?m=two')).status, 200);
+  t.true(await eventually(() => read(piped).includes('?m=two'), LONG), read(piped));
+  t.true(await eventually(() => read(pipedErrors).includes('php says two'), LONG), read(pipedErrors));
+  t.false(/exited/.test(read(pipedErrors)), read(pipedErrors));
 });
