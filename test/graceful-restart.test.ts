@@ -178,11 +178,32 @@ test('SIGUSR1 with a config that does not load: the running config stays and the
   t.is((await httpGet(server.port, '/secret.txt')).status, 200, 'the old config still serves');
   t.is((await httpGet(server.port, '/pid.php')).status, 200);
 
+  // A file that parses but cannot be built (an access log in a missing directory): the same.
+  const php = await phpCgiRunning(server);
+  // In a block, so the global pipeline (and its hold on php-cgi) is built before it fails.
+  rewriteConf(
+    server,
+    site,
+    `${DENY_TXT}\n$HTTP["url"] =^ "/logged/" { accesslog.filename = "${site.dir}/missing/access.log" }`,
+  );
+  process.kill(server.pid, 'SIGUSR1');
+  const refused = () => site.errors().match(/not reloaded/g)?.length ?? 0;
+  t.true(await eventually(() => refused() === 2, LONG), site.errors());
+  t.regex(
+    site.errors(),
+    /not reloaded, the running one stays: \S+lighttpd\.conf:\d+: .*missing\/access\.log/,
+  );
+  t.is((await httpGet(server.port, '/secret.txt')).status, 200);
+
   // A later good file is taken.
   rewriteConf(server, site, DENY_TXT);
   process.kill(server.pid, 'SIGUSR1');
   t.true(await eventually(() => /reloaded\n/.test(site.errors()), LONG), site.errors());
   t.is((await httpGet(server.port, '/secret.txt')).status, 403);
+  // The failed attempts hold nothing: stopping still stops php-cgi.
+  t.deepEqual(phpCgiPids(server), php);
+  t.is(await server.stop(), 0);
+  t.deepEqual(await stillAlive(php, LONG), []);
 });
 
 test('SIGUSR1 with changed php-cgi options (bin-environment): new php-cgi processes, the old ones stop, PHP keeps answering', async (t) => {

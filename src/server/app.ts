@@ -170,8 +170,10 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
   });
   // Build the global pipeline and every block's now: start-up spawns all backends.
-  pipelineFor([]);
-  for (const block of config.blocks) pipelineFor(lineage(block));
+  closeOnError(stages, () => {
+    pipelineFor([]);
+    for (const block of config.blocks) pipelineFor(lineage(block));
+  });
   building.unmute();
 
   let closing: Promise<void> | undefined;
@@ -219,11 +221,26 @@ export function createBackendSupervisor(
   const registry = new StageRegistry(building.log, undefined);
   const backends = seedBackends(registry, previous);
   if (loaded.server.modules.includes('mod_fastcgi')) {
-    for (const ids of [[], ...loaded.config.blocks.map(lineage)])
-      registry.pipeline(readerFor(loaded.config, ids), loaded.server, [modFastcgi]);
+    closeOnError(registry, () => {
+      for (const ids of [[], ...loaded.config.blocks.map(lineage)])
+        registry.pipeline(readerFor(loaded.config, ids), loaded.server, [modFastcgi]);
+    });
   }
   building.unmute();
   return { log, backends, start: () => registry.ready(), stop: () => registry.close() };
+}
+
+/**
+ * A build that fails half-way (a reload's file with a bad value) gives back what it opened:
+ * log files, store connections, its hold on the running app's php-cgi.
+ */
+function closeOnError(registry: StageRegistry, build: () => void): void {
+  try {
+    build();
+  } catch (error) {
+    void registry.close();
+    throw error;
+  }
 }
 
 /**
