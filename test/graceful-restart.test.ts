@@ -5,7 +5,7 @@
  * does not load changes nothing and the error log says why. With --workers, every worker
  * follows. Real php-cgi, the real CLI, signals sent by pid.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import test from 'ava';
 import { httpGet } from './helpers/http.js';
@@ -34,6 +34,17 @@ async function start(t: import('ava').ExecutionContext, args: string[] = []) {
 /** Rewrites the running server's config file (the port stays the one it listens on). */
 function rewriteConf(server: RunningKoaLighty, site: SignalSite, extra = '', phpEnv = '') {
   writeFileSync(server.confFile!, site.conf(extra, phpEnv).replace(/\bPORT\b/g, String(server.port)));
+}
+
+/** The files a process has open, from /proc. */
+function openFiles(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+    } catch {
+      return []; // closed while we looked
+    }
+  });
 }
 
 function phpCgiPids(server: RunningKoaLighty): number[] {
@@ -154,11 +165,16 @@ test('SIGUSR1 under a keep-alive client: no request fails, the same connection g
   t.is((await httpGet(server.port, '/secret.txt')).status, 403);
   t.is((await httpGet(server.port, '/index.html')).status, 200);
 
+  // The old app stays open while its request runs: both apps have the access log open.
+  const accessLogFds = () => openFiles(server.pid).filter((file) => file === site.accessLog).length;
+  t.is(accessLogFds(), 2);
   // The request that was running at the reload finishes on the old app.
   writeFileSync(site.release, '');
   const answer = await held.finished;
   t.is(answer.status, 200);
   t.true(answer.body.endsWith('started\nfinished'), answer.body.slice(-40));
+  // Then the old app is closed: of the access log, only the new app's descriptor stays open.
+  t.true(await eventually(() => accessLogFds() === 1, LONG), `${accessLogFds()} open`);
 
   // php-cgi's options did not change: the same processes serve on.
   t.is((await httpGet(server.port, '/pid.php')).status, 200);
@@ -180,11 +196,13 @@ test('SIGUSR1 with a config that does not load: the running config stays and the
 
   // A file that parses but cannot be built (an access log in a missing directory): the same.
   const php = await phpCgiRunning(server);
-  // In a block, so the global pipeline (and its hold on php-cgi) is built before it fails.
+  // In a block, after one whose log opens fine: what was opened before the failure is closed.
+  const opened = `${site.dir}/other.log`;
   rewriteConf(
     server,
     site,
-    `${DENY_TXT}\n$HTTP["url"] =^ "/logged/" { accesslog.filename = "${site.dir}/missing/access.log" }`,
+    `${DENY_TXT}\n$HTTP["url"] =^ "/other/" { accesslog.filename = "${opened}" }\n` +
+      `$HTTP["url"] =^ "/logged/" { accesslog.filename = "${site.dir}/missing/access.log" }`,
   );
   process.kill(server.pid, 'SIGUSR1');
   const refused = () => site.errors().match(/not reloaded/g)?.length ?? 0;
@@ -192,6 +210,11 @@ test('SIGUSR1 with a config that does not load: the running config stays and the
   t.regex(
     site.errors(),
     /not reloaded, the running one stays: \S+lighttpd\.conf:\d+: .*missing\/access\.log/,
+  );
+  t.true(existsSync(opened), 'the block before the failing one was built');
+  t.true(
+    await eventually(() => !openFiles(server.pid).includes(opened), LONG),
+    'its log file is closed again',
   );
   t.is((await httpGet(server.port, '/secret.txt')).status, 200);
 
