@@ -240,7 +240,8 @@ export class ServerLifecycle {
       for (const server of this.#servers) server.closeAllConnections();
     }, 5000);
     force.unref();
-    await this.#reloading.catch(() => {});
+    // Not waiting for a reload under way: its new app is current already (building is
+    // synchronous), and its php-cgi may be waiting for the old app's requests.
     await Promise.all([this.#current, ...this.#retiring].map((generation) => generation.lighty.close()));
   }
 }
