@@ -31,26 +31,67 @@ export function openLogOutput(name: string, log: Logger): LogOutput {
   }
 }
 
+/**
+ * The log files open now (access logs and server.errorlog), for reopenLogFiles(): logrotate
+ * renames a file, then sends SIGHUP, and the lines after it belong in a new file.
+ */
+const openFiles = new Set<{ reopen(): void }>();
+
+/**
+ * SIGHUP: every open log file is opened again by its name (a renamed one is created anew);
+ * lines written before go on to the old file. Pipes (`|program`) are left alone, as in
+ * lighttpd (fdlog_files_cycle). Returns how many files were reopened.
+ */
+export function reopenLogFiles(): number {
+  for (const file of openFiles) file.reopen();
+  return openFiles.size;
+}
+
 function logFile(path: string, log: Logger): LogOutput {
-  // Opened now, so a wrong path is a start-up error, not a crash at the first request.
-  const fd = openSync(path, 'a', 0o644);
-  const stream = createWriteStream(path, { fd, autoClose: false });
   let failed = false;
-  stream.on('error', (error) => {
-    if (!failed) log.error('accesslog', `writing ${path} failed: ${error.message}`);
-    failed = true;
-  });
+  const open = () => {
+    // Opened now, so a wrong path is a start-up error, not a crash at the first request.
+    const fd = openSync(path, 'a', 0o644);
+    const stream = createWriteStream(path, { fd, autoClose: false });
+    stream.on('error', (error) => {
+      if (!failed) log.error('accesslog', `writing ${path} failed: ${error.message}`);
+      failed = true;
+    });
+    return { fd, stream };
+  };
+  const finish = (file: { fd: number; stream: ReturnType<typeof createWriteStream> }) =>
+    new Promise<void>((resolve) => {
+      file.stream.end(() => {
+        closeSync(file.fd);
+        resolve();
+      });
+    });
+  let current = open();
+  const handle = {
+    reopen: () => {
+      let next: typeof current;
+      try {
+        next = open();
+      } catch (error) {
+        // The old file stays in use: losing lines is worse than writing them to the old name.
+        log.error('accesslog', `reopening ${path} failed: ${(error as Error).message}`);
+        return;
+      }
+      const previous = current;
+      current = next;
+      failed = false;
+      void finish(previous);
+    },
+  };
+  openFiles.add(handle);
   return {
     write: (line) => {
-      if (!failed) stream.write(line);
+      if (!failed) current.stream.write(line);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        stream.end(() => {
-          closeSync(fd);
-          resolve();
-        });
-      }),
+    close: () => {
+      openFiles.delete(handle);
+      return finish(current);
+    },
   };
 }
 

@@ -1,5 +1,6 @@
-import { type Backend, backendAddresses, createBackend } from '../backends/backend.js';
+import { type Backend, type BackendOptions, backendAddresses, createBackend } from '../backends/backend.js';
 import { Balancer } from '../backends/balancer.js';
+import { backendStopped, holdBackend } from '../backends/handover.js';
 import type { MimeTypes } from '../http/mime.js';
 import type { Logger } from '../log.js';
 import {
@@ -45,7 +46,7 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
     const blocks = new Map<Backend, HostBlock>();
     const disableTimes = new Map<Backend, number>();
     for (const host of hosts) {
-      const backend = sharedBackend(byAddress, host, log, options.workerShare);
+      const backend = sharedBackend(byAddress, host, log, options.workerShare, options.previousBackends);
       used.add(backend);
       if (blocks.has(backend)) continue; // the same address twice under one key: one host
       const settings = hostSettings(host);
@@ -83,11 +84,25 @@ export function buildHosts(options: FastCgiOptions, mimeTypes: MimeTypes, log: L
   return { routes, backends: [...used] };
 }
 
+/** What a backend was made from (all but its logger): equal after a reload means keep it. */
+const specs = new WeakMap<Backend, string>();
+
+/** The same address with new options: the old process must have let go of it first. */
+function startAfter(backend: Backend, previousStopped: Promise<void>): void {
+  const start = backend.start.bind(backend);
+  let starting: Promise<void> | undefined;
+  backend.start = () => {
+    starting ??= previousStopped.then(start);
+    return starting;
+  };
+}
+
 function sharedBackend(
   byAddress: Map<string, Backend>,
   host: FastCgiHost,
   log: Logger,
   share: FastCgiOptions['workerShare'],
+  previous: Map<string, Backend> | undefined,
 ): Backend {
   const id = JSON.stringify([host.binPath ?? '', backendAddresses(host)]);
   let backend = byAddress.get(id);
@@ -96,7 +111,7 @@ function sharedBackend(
       host.phpFcgiChildren === undefined
         ? host.binEnvironment
         : { ...host.binEnvironment, PHP_FCGI_CHILDREN: String(host.phpFcgiChildren) };
-    backend = createBackend({
+    const options: BackendOptions = {
       label: host.label,
       host: host.host,
       port: host.port,
@@ -113,8 +128,16 @@ function sharedBackend(
         keepConn: host.keepConn ?? true,
         share,
       },
-      logger: log,
-    });
+    };
+    const spec = JSON.stringify(options);
+    const old = previous?.get(id);
+    if (old && specs.get(old) === spec) backend = old;
+    else {
+      backend = createBackend({ ...options, logger: log });
+      if (old) startAfter(backend, backendStopped(old));
+    }
+    specs.set(backend, spec);
+    holdBackend(backend, byAddress);
     byAddress.set(id, backend);
   }
   return backend;

@@ -69,6 +69,11 @@ export interface FastCgiOptions {
    */
   sharedBackends?: Map<string, Backend>;
   /**
+   * A graceful restart's previous app's backends by address: one whose options are the same
+   * is taken over (its php-cgi keeps running), one whose options changed is replaced.
+   */
+  previousBackends?: Map<string, Backend>;
+  /**
    * `koa-lighty --workers N`: this process is worker `index` of `count` and opens only its
    * share of each backend's connections (php-cgi serves FCGI_MAX_CONNS at once, in total).
    */

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import type { Context, Middleware, Next } from 'koa';
+import type { Backend } from '../backends/backend.js';
+import { releaseBackend } from '../backends/handover.js';
 import { FastCgiError, RequestAborted } from '../fastcgi/errors.js';
 import type { FastCgiResponse } from '../fastcgi/exchange.js';
 import { ClientGone } from '../fastcgi/pool-options.js';
@@ -83,7 +85,7 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   const spoolResponsesTo = options.streamResponseBody === 0 ? uploadDirs : undefined;
   // Authorizer and responder hosts of one key are two lists, as in lighttpd; one address
   // named in both is one backend.
-  const sharedBackends = options.sharedBackends ?? new Map();
+  const sharedBackends = options.sharedBackends ?? new Map<string, Backend>();
   const responders = buildHosts(
     { ...options, sharedBackends, backends: hostsOfMode(options.backends, 'responder') },
     mimeTypes,
@@ -110,7 +112,8 @@ export function fastcgi(options: FastCgiOptions): FastCgiMiddleware {
   const close = () => {
     closing ??= (async () => {
       await starting?.catch(() => {});
-      await Promise.all(backends.map((backend) => backend.stop()));
+      // A backend the next app took over (SIGUSR1, same options) keeps running.
+      await Promise.all(backends.map((backend) => releaseBackend(backend, sharedBackends)));
     })();
     return closing;
   };

@@ -35,6 +35,8 @@ export const modFastcgi = module({
       workerShare: build.worker,
       // Blocks whose options differ build their own stage, but one address is one php-cgi.
       sharedBackends: build.shared('fastcgi-backends', 'all', () => new Map()),
+      // SIGUSR1: the previous app's, seeded by the server's life cycle (server/lifecycle.ts).
+      previousBackends: build.shared('fastcgi-previous-backends', 'all', () => new Map()),
     });
     build.status?.watchFastcgi(made.targets);
     build.onReady(() => made.ready());

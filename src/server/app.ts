@@ -6,8 +6,9 @@
  * on first use and kept; stages with identical options (and so their pools, spawned php-cgi
  * and trigger stores) are shared between pipelines.
  */
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import Koa, { type Context } from 'koa';
+import { type LogOutput, openLogOutput } from '../accesslog/output.js';
 import { ConditionCaptures } from '../config/captures.js';
 import { ConfigError } from '../config/errors.js';
 import { effectiveOptions, effectiveSources } from '../config/evaluate.js';
@@ -29,6 +30,7 @@ import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js
 import { CONDITION_CAPTURE_KEYS, MODULES, SUPPORTED_MODULES, SUPPORTED_OPTIONS } from '../modules/table.js';
 import { checkListenerTls } from '../tls/contexts.js';
 import { StatusRegistry } from '../status/registry.js';
+import type { OptionError } from '../option-error.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 import { configListeners, type Listener } from './listeners.js';
 import { selectPipeline } from './select-pipeline.js';
@@ -132,9 +134,18 @@ function constructionWarnings(readers: OptionReader[], loaded: string[]): string
   return [...new Set(lines.map((line) => line.replace(/^\((\S+)\) warning: /, '$1: ')))];
 }
 
-/** server.errorlog, or stderr. */
+/**
+ * server.errorlog (a file, reopened on SIGHUP with the access logs, or `|program`), or stderr.
+ */
 export function serverLogger(server: ServerSettings): Logger {
-  return server.errorLog ? streamLogger(createWriteStream(server.errorLog, { flags: 'a' })) : defaultLogger;
+  if (!server.errorLog) return defaultLogger;
+  let output: LogOutput;
+  try {
+    output = openLogOutput(server.errorLog, defaultLogger);
+  } catch (error) {
+    throw new Error(`server.errorlog: ${(error as OptionError).reason ?? (error as Error).message}`);
+  }
+  return streamLogger({ write: (line: string) => output.write(Buffer.from(line)) });
 }
 
 export interface LightyApp {
@@ -146,8 +157,10 @@ export interface LightyApp {
   log: Logger;
   /** Spawns the bin-path programs (php-cgi) and resolves once their sockets listen. */
   ready(): Promise<void>;
-  /** Stops spawned php-cgi, closes pools and stores. */
+  /** Stops spawned php-cgi (but what a newer app took over), closes pools and stores. */
   close(): Promise<void>;
+  /** The backends (php-cgi, pools) by address, for the app that replaces this one (SIGUSR1). */
+  backends: Map<string, unknown>;
   /** What the demo prints at start. */
   demoLinks(address: ListenAddress): string[];
 }
@@ -156,6 +169,11 @@ export interface CreateAppOptions {
   log?: Logger;
   /** This process is worker `index` of `count` (--workers): backends are shared, not spawned here. */
   worker?: { index: number; count: number };
+  /**
+   * The app this one replaces (a graceful restart): its backends whose options did not
+   * change are taken over, running, instead of spawning new ones.
+   */
+  previous?: { backends: Map<string, unknown> };
 }
 
 export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): LightyApp {
@@ -168,6 +186,7 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   const dispatch = (ctx: Context): Promise<void> => selection.dispatch(ctx);
   const status = new StatusRegistry({ connectionLimit: server.maxConnections, worker: options.worker });
   const stages = new StageRegistry(building.log, options.worker, dispatch, status);
+  const backends = seedBackends(stages, options.previous);
   const pipelines = new Map<string, Pipeline>();
   const pipelineFor = (ids: number[]) => {
     const key = ids.join(',');
@@ -185,10 +204,13 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
   });
   // Build the global pipeline and every block's now: start-up spawns all backends.
-  pipelineFor([]);
-  for (const block of config.blocks) pipelineFor(lineage(block));
+  closeOnError(stages, () => {
+    pipelineFor([]);
+    for (const block of config.blocks) pipelineFor(lineage(block));
+  });
   building.unmute();
 
+  let closing: Promise<void> | undefined;
   const app = new Koa();
   app.silent = true;
   // Errors after the response started (a file that shrank while being sent, a backend cut
@@ -212,7 +234,12 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     group: server.group,
     log,
     ready: () => stages.ready(),
-    close: () => stages.close(),
+    // Idempotent: a stop may meet an app a reload is still retiring.
+    close: () => {
+      closing ??= stages.close();
+      return closing;
+    },
+    backends,
     demoLinks: (address) => demoLinks(address),
   };
 }
@@ -221,15 +248,44 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
  * --workers: the primary process spawns the php-cgi of every fastcgi.server; workers find
  * their sockets already served and only connect (lighttpd spawns only when nobody listens).
  */
-export function createBackendSupervisor(loaded: LoadedConfig, log: Logger = serverLogger(loaded.server)) {
+export function createBackendSupervisor(
+  loaded: LoadedConfig,
+  log: Logger = serverLogger(loaded.server),
+  previous?: { backends: Map<string, unknown> },
+) {
   const building = mutedWarnings(log);
   const registry = new StageRegistry(building.log, undefined);
+  const backends = seedBackends(registry, previous);
   if (loaded.server.modules.includes('mod_fastcgi')) {
-    for (const ids of [[], ...loaded.config.blocks.map(lineage)])
-      registry.pipeline(readerFor(loaded.config, ids), loaded.server, [modFastcgi]);
+    closeOnError(registry, () => {
+      for (const ids of [[], ...loaded.config.blocks.map(lineage)])
+        registry.pipeline(readerFor(loaded.config, ids), loaded.server, [modFastcgi]);
+    });
   }
   building.unmute();
-  return { log, start: () => registry.ready(), stop: () => registry.close() };
+  return { log, backends, start: () => registry.ready(), stop: () => registry.close() };
+}
+
+/**
+ * A build that fails half-way (a reload's file with a bad value) gives back what it opened:
+ * log files, store connections, its hold on the running app's php-cgi.
+ */
+function closeOnError(registry: StageRegistry, build: () => void): void {
+  try {
+    build();
+  } catch (error) {
+    void registry.close();
+    throw error;
+  }
+}
+
+/**
+ * The registry's map of backends (mod-fastcgi.ts shares it between the app's stages), and
+ * the previous app's backends where the stages look for ones to take over.
+ */
+function seedBackends(registry: StageRegistry, previous?: { backends: Map<string, unknown> }) {
+  if (previous) registry.shared('fastcgi-previous-backends', 'all', () => previous.backends);
+  return registry.shared('fastcgi-backends', 'all', () => new Map<string, unknown>());
 }
 
 /** A logger that drops warnings until unmute(): for building stages whose warnings were already given. */

@@ -5,12 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { parseServerArgs, USAGE, UsageError } from './args.js';
 import { createHttpServer } from './http-server.js';
 import { alpnProtocols } from './http2-server.js';
-import { activatedSockets, describeAddress, dropPrivileges, writePidFile } from './listen.js';
+import { activatedSockets, describeAddress } from './listen.js';
 import type { Listener } from './listeners.js';
+import { WORKER_SOCKETS } from './primary.js';
 import { inheritedListeners, serveListeners } from './serve-listeners.js';
-
-/** The env variable that hands a primary's inherited sockets on to its workers (--workers). */
-const WORKER_SOCKETS = 'KOA_LIGHTY_ACTIVATED_FDS';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -64,14 +62,15 @@ export async function main(argv: string[]): Promise<number> {
   const demo = args.configFile === undefined;
   const configFile = args.configFile ?? DEMO_CONFIG;
   // Loading is where a bad file, an unknown option or a missing document root is reported.
-  const { loadConfig, createApp } = await import('./app.js');
-  const loaded = loadConfig(configFile, {
+  const { loadConfig } = await import('./app.js');
+  const loadOptions = {
     env: {
       ...process.env,
       KOA_LIGHTY_HOME: packageRoot,
       KOA_LIGHTY_DEMO_PORT: process.env.KOA_LIGHTY_DEMO_PORT ?? '8080',
     },
-  });
+  };
+  const loaded = loadConfig(configFile, loadOptions);
   if (args.test) {
     for (const warning of loaded.warnings) console.error(`koa-lighty: warning: ${warning}`);
     console.log(`Syntax OK`);
@@ -82,17 +81,28 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (args.workers > 1 && cluster.isPrimary) return runPrimary(args.workers, loaded);
+  const reload = () => loadConfig(configFile, loadOptions);
+  if (args.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./primary.js');
+    return runPrimary({
+      count: args.workers,
+      loaded,
+      reload,
+      announce: (where) =>
+        console.log(`koa-lighty ${version()} listening on ${where} with ${args.workers} workers`),
+    });
+  }
 
   const worker = cluster.isWorker
     ? { index: Number(process.env.KOA_LIGHTY_WORKER ?? 0), count: args.workers }
     : undefined;
-  const lighty = createApp(loaded, { worker });
-  if (!worker) for (const warning of loaded.warnings) lighty.log.warn('config', warning);
+  const { ServerLifecycle } = await import('./lifecycle.js');
+  const lifecycle = new ServerLifecycle({ loaded, reload, worker });
+  if (!worker) for (const warning of loaded.warnings) lifecycle.log.warn('config', warning);
   const served = serveListeners(
     listenersOf(loaded, worker !== undefined),
     () =>
-      createHttpServer(lighty.app.callback(), {
+      createHttpServer(lifecycle.handler, {
         maxRequestFieldSize: loaded.server.maxRequestFieldSize,
         connectionLimits: loaded.server.connectionLimits,
         // lighttpd counts per process, with server.max-worker too: each worker has the limit.
@@ -100,110 +110,43 @@ export async function main(argv: string[]): Promise<number> {
         // HTTP/2 with prior knowledge on clear-text sockets and by ALPN on TLS ones, unless
         // server.feature-flags turns server.h2proto off.
         http2: loaded.server.http2,
-        log: lighty.log,
+        log: lifecycle.log,
       }),
-    lighty.log,
+    lifecycle.log,
     loaded.server.connectionLimits.readIdleMs,
     alpnProtocols(loaded.server.http2),
   );
-  // served.reload() re-reads every TLS listener's certificates (for SIGUSR1); they are also
-  // re-read when their files change.
-  const servers = served.http;
-  let removePid = () => {};
-  // Signals are handled from here on: one that arrives while starting still stops cleanly.
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      lighty.log.info('server', `${signal}: shutting down`);
-      served.close();
-      for (const server of servers) {
-        server.close();
-        server.closeIdleConnections();
+  // SIGUSR1 also re-reads every TLS listener's certificates (they follow their files anyway).
+  // The sockets stay as they were started: a listener or TLS setting the new file changes
+  // (another port, another ssl.pemfile path) takes a full restart, which is said.
+  const started = JSON.stringify(loaded.listeners);
+  lifecycle.onReload((next) => {
+    served.reload();
+    if (JSON.stringify(next.listeners) !== started)
+      lifecycle.log.warn(
+        'server',
+        'SIGUSR1: the listeners or their TLS settings changed; that takes a full restart (stop and start)',
+      );
+  });
+  lifecycle.onStop(() => served.close());
+  return lifecycle.run(
+    served.http,
+    () => served.listen(),
+    (bound) => {
+      const where = bound
+        .map((address, i) => {
+          const text = describeAddress(address);
+          return served.servers[i]!.contexts ? text.replace(/^http:/, 'https:') : text;
+        })
+        .join(', ');
+      if (!worker) {
+        console.log(`koa-lighty ${version()} listening on ${where} (${configFile})`);
+        if (demo) for (const line of lifecycle.app.demoLinks(bound[0]!)) console.log(line);
+      } else {
+        process.send?.({ listening: where });
       }
-      const force = setTimeout(() => {
-        for (const server of servers) server.closeAllConnections();
-      }, 5000);
-      force.unref();
-      lighty.close().finally(() => {
-        removePid();
-        resolve(0);
-        // Nothing is left to do, but timers of stores and a worker's IPC channel would keep
-        // the process alive: end it, so a primary (or a service manager) sees it go.
-        setImmediate(() => process.exit(0));
-      });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  const bound = await served.listen();
-  if (!worker) removePid = writePidFile(lighty.pidFile);
-  dropPrivileges(lighty.user, lighty.group);
-  await lighty.ready();
-  const where = bound
-    .map((address, i) => {
-      const text = describeAddress(address);
-      return served.servers[i]!.contexts ? text.replace(/^http:/, 'https:') : text;
-    })
-    .join(', ');
-  if (!worker) {
-    console.log(`koa-lighty ${version()} listening on ${where} (${configFile})`);
-    if (demo) for (const line of lighty.demoLinks(bound[0]!)) console.log(line);
-  } else {
-    process.send?.({ listening: where });
-  }
-  return stopped;
-}
-
-/**
- * --workers N: the primary spawns php-cgi once and forks N workers that share the port; each
- * worker talks to the primary's php-cgi as a remote backend with its share of the connections.
- */
-async function runPrimary(count: number, loaded: import('./app.js').LoadedConfig): Promise<number> {
-  const { createBackendSupervisor } = await import('./app.js');
-  const supervisor = createBackendSupervisor(loaded);
-  for (const warning of loaded.warnings) supervisor.log.warn('config', warning);
-  await supervisor.start();
-  const workers = new Set<import('node:cluster').Worker>();
-  let listening = 0;
-  let stopping = false;
-  // Workers listen on the primary's inherited descriptors: cluster creates the handle in the
-  // primary from the fd number and hands connections out as for any port.
-  const inherited = loaded.server.socketActivation ? activatedSockets() : undefined;
-  if (inherited) inheritedListeners(inherited, loaded.listeners); // refuses TLS on them, before forking
-  const fork = (index: number) => {
-    const worker = cluster.fork({
-      KOA_LIGHTY_WORKER: String(index),
-      ...(inherited ? { [WORKER_SOCKETS]: inherited.map((s) => s.fd).join(',') } : {}),
-    });
-    workers.add(worker);
-    worker.on('message', (msg: { listening?: string }) => {
-      if (msg?.listening && ++listening === count)
-        console.log(`koa-lighty ${version()} listening on ${msg.listening} with ${count} workers`);
-    });
-    worker.on('exit', (code) => {
-      workers.delete(worker);
-      if (stopping) return;
-      supervisor.log.error('server', `worker ${index} exited with ${code}; starting it again`);
-      setTimeout(() => fork(index), 500);
-    });
-  };
-  for (let i = 0; i < count; i++) fork(i);
-  return new Promise<number>((resolve) => {
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      for (const worker of workers) worker.process.kill('SIGTERM');
-      const wait = setInterval(() => {
-        if (workers.size > 0) return;
-        clearInterval(wait);
-        supervisor.stop().finally(() => resolve(0));
-      }, 50);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+    },
+  );
 }
 
 /**
