@@ -9,8 +9,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { reopenLogFiles } from '../accesslog/output.js';
 import { createBackendSupervisor, type LoadedConfig } from './app.js';
 import { restartOnlyChanges } from './lifecycle.js';
-import { inheritedListeners } from './serve-listeners.js';
 import { activatedSockets } from './listen.js';
+import { inheritedListeners } from './serve-listeners.js';
 
 /** The env variable that hands a primary's inherited sockets on to its workers (--workers). */
 export const WORKER_SOCKETS = 'KOA_LIGHTY_ACTIVATED_FDS';
