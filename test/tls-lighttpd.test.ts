@@ -42,6 +42,10 @@ sort($keys);
 foreach (array_unique($keys) as $k) echo $k, '=', str_replace("\\n", '|', $_SERVER[$k] ?? '-'), "\\n";
 `,
 );
+writeFileSync(
+  join(root, 'proto.php'),
+  `<?php echo $_SERVER['SERVER_PROTOCOL'], ' ', $_SERVER['HTTPS'] ?? '-', ' ', $_SERVER['REQUEST_SCHEME'], "\\n";`,
+);
 writeFileSync(join(root, 'send.php'), `<?php header('X-Sendfile: ${join(root, 'hello.txt')}');`);
 
 function conf(sockdir: string, tlsPort: number, v6Port: number): string {
@@ -115,16 +119,25 @@ test.after.always(async () => {
 });
 
 interface Answer {
+  /** The status line's version as curl prints it: `HTTP/1.1`, `HTTP/2`. */
+  version: string;
   status: number;
   headers: Record<string, string>;
   body: string;
 }
 
-/** curl --http1.1, trusting only the test CA, a name resolved to 127.0.0.1. */
-function curl(url: string, extra: string[] = []): Promise<Answer> {
+/**
+ * curl --http1.1 (or --http2: h2 by ALPN on TLS), trusting only the test CA, a name resolved
+ * to 127.0.0.1.
+ */
+function curl(
+  url: string,
+  extra: string[] = [],
+  protocol: '--http1.1' | '--http2' = '--http1.1',
+): Promise<Answer> {
   const { hostname, port } = new URL(url);
   const literal = hostname.startsWith('[') || /^[\d.]+$/.test(hostname);
-  const args = ['-s', '--http1.1', '--cacert', ca.certFile];
+  const args = ['-s', protocol, '--cacert', ca.certFile];
   if (!literal) args.push('--resolve', `${hostname}:${port}:127.0.0.1`);
   return new Promise((resolve, reject) => {
     execFile('curl', [...args, '-D', '-', ...extra, url], { encoding: 'latin1' }, (error, stdout, stderr) => {
@@ -136,15 +149,20 @@ function curl(url: string, extra: string[] = []): Promise<Answer> {
         const colon = line.indexOf(':');
         headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, body: stdout.slice(end + 4) });
+      const [version, status] = statusLine!.split(' ');
+      resolve({ version: version!, status: Number(status), headers, body: stdout.slice(end + 4) });
     });
   });
 }
 
 /** Both servers' answers to the same path: (a server's ports) → URL. */
-async function both(url: (p: Ports) => string, extra: string[] = []): Promise<[Answer, Answer]> {
+async function both(
+  url: (p: Ports) => string,
+  extra: string[] = [],
+  protocol: '--http1.1' | '--http2' = '--http1.1',
+): Promise<[Answer, Answer]> {
   const { lighttpd, koa } = servers;
-  return Promise.all([curl(url(lighttpd!), extra), curl(url(koa!), extra)]);
+  return Promise.all([curl(url(lighttpd!), extra, protocol), curl(url(koa!), extra, protocol)]);
 }
 
 /** Port numbers differ between the two servers: compare with names instead. */
@@ -166,6 +184,25 @@ test('PHP over TLS: HTTPS=on, REQUEST_SCHEME=https, SERVER_PORT the TLS port, $H
   t.is(k.headers['strict-transport-security'], 'max-age=300');
   t.is(portless(k.body, servers.koa!), portless(l.body, servers.lighttpd!));
   t.is(k.headers['strict-transport-security'], l.headers['strict-transport-security']);
+});
+
+test('HTTP/2 by ALPN on the TLS listener of `koa-lighty -f`: PHP, a static file and send-file, as lighttpd answers them', async (t) => {
+  const [l, k] = await both((p) => `https://a.test:${p.tls}/proto.php`, [], '--http2');
+  t.is(k.version, 'HTTP/2');
+  t.is(k.status, 200);
+  t.is(k.body, 'HTTP/2.0 on https\n');
+  t.deepEqual([k.version, k.status, k.body], [l.version, l.status, l.body]);
+  for (const path of ['/hello.txt', '/send.php']) {
+    const [lf, kf] = await both((p) => `https://a.test:${p.tls}${path}`, [], '--http2');
+    t.is(kf.version, 'HTTP/2', path);
+    t.is(kf.body, 'hello over TLS\n', path);
+    t.false('x-sendfile' in kf.headers, path);
+    t.deepEqual([kf.version, kf.status, kf.body], [lf.version, lf.status, lf.body], path);
+  }
+  // curl --http1.1 on the same socket still gets HTTP/1.1 (ALPN offers both).
+  const [, k1] = await both((p) => `https://a.test:${p.tls}/proto.php`);
+  t.is(k1.version, 'HTTP/1.1');
+  t.is(k1.body, 'HTTP/1.1 on https\n');
 });
 
 test('PHP on the clear listener: no HTTPS, REQUEST_SCHEME=http, its own port, no https-only header', async (t) => {
