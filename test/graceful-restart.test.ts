@@ -20,6 +20,11 @@ import { type SignalSite, signalSite } from './helpers/signal-site.js';
 import { eventually } from './helpers/wait.js';
 
 const DENY_TXT = 'url.access-deny = ( ".txt" )';
+/**
+ * No limit on how long the previous config's requests may run (lighttpd's default is 8 s):
+ * the held request must outlast a reload on a loaded machine; the limit has a test of its own.
+ */
+const NO_CUT = 'server.feature-flags = ( "server.graceful-shutdown-timeout" => 0 )';
 /** Generous bounds for a loaded machine: they only decide how long a failure takes to show. */
 const LONG = 30_000;
 
@@ -141,7 +146,7 @@ test('SIGUSR1 under a keep-alive client: no request fails, the same connection g
   const client = keepAliveClient(server.port, '/secret.txt');
   t.true(await eventually(() => client.answers.length >= 3, LONG), 'the client runs');
 
-  rewriteConf(server, site, DENY_TXT);
+  rewriteConf(server, site, `${DENY_TXT}\n${NO_CUT}`);
   process.kill(server.pid, 'SIGUSR1');
   const denied = await eventually(() => client.answers.some((a) => a.status === 403), LONG);
   // A few more on the same connection after the change.
@@ -180,6 +185,33 @@ test('SIGUSR1 under a keep-alive client: no request fails, the same connection g
   t.is((await httpGet(server.port, '/pid.php')).status, 200);
   t.deepEqual(phpCgiPids(server), phpBefore);
   t.regex(site.errors(), /\(server\) SIGUSR1: .*lighttpd\.conf reloaded/);
+});
+
+test('SIGUSR1: a request of the previous config that outlasts server.graceful-shutdown-timeout is cut, and the error log says so', async (t) => {
+  const { site, server } = await start(t);
+  await phpCgiRunning(server);
+  const held = await heldRequest(server.port);
+  const outcome = held.finished.then(
+    (answer) => `finished: ${answer.body.slice(-20)}`,
+    (error: Error) => `cut: ${error.message}`,
+  );
+  rewriteConf(
+    server,
+    site,
+    `${DENY_TXT}\nserver.feature-flags = ( "server.graceful-shutdown-timeout" => 1 )`,
+  );
+  process.kill(server.pid, 'SIGUSR1');
+  t.true(
+    await eventually(
+      () => /still running after 1 s \(server\.graceful-shutdown-timeout\): cut/.test(site.errors()),
+      LONG,
+    ),
+    site.errors(),
+  );
+  // The script is still waiting for its release file: what the client got is not its end.
+  const got = await outcome;
+  t.false(got.includes('finished'), got);
+  t.is((await httpGet(server.port, '/secret.txt')).status, 403);
 });
 
 test('SIGUSR1 with a config that does not load: the running config stays and the error log names the file and line', async (t) => {

@@ -15,7 +15,7 @@ import type { OptionReader } from './option-reader.js';
 import { compilePcre } from './pcre.js';
 import { checkTuningKnobs, connectionBudget, connectionLimitsOf } from './server-limits.js';
 import { serverTag } from './server-tag.js';
-import { ConfigArray, toBool } from './values.js';
+import { ConfigArray, toBool, toInt } from './values.js';
 
 export interface ServerSettings {
   documentRoot: string;
@@ -40,6 +40,11 @@ export interface ServerSettings {
   connectionLimits: ConnectionLimits;
   /** server.feature-flags "server.h2proto" / "server.h2c" (both on by default, as in lighttpd). */
   http2: Http2Settings;
+  /**
+   * server.feature-flags' "server.graceful-shutdown-timeout" (default 8 s; 0 = no limit): how
+   * long the requests of the previous config may run after SIGUSR1 before they are cut.
+   */
+  gracefulShutdownTimeoutMs: number;
   /** What could not be made as lighttpd would make it (server.max-fds above the process's limit). */
   warnings: string[];
 }
@@ -70,20 +75,37 @@ export function serverSettings(r: OptionReader): ServerSettings {
     maxConnections: connections.maxConnections,
     connectionLimits: connectionLimitsOf(r),
     http2: features.http2,
+    gracefulShutdownTimeoutMs: features.gracefulShutdownTimeoutMs,
     warnings: [...connections.warnings, ...features.warnings],
   };
 }
 
 /** The server.feature-flags koa-lighty acts on. */
-const FEATURE_FLAGS = new Set(['server.h2proto', 'server.h2c']);
+const FEATURE_FLAGS = new Set([
+  'server.h2proto',
+  'server.h2c',
+  'server.graceful-shutdown-timeout',
+  // lighttpd's graceful restart in a forked copy, so that the old one can keep serving: a
+  // koa-lighty reload never stops serving, so there is nothing to choose.
+  'server.graceful-restart-bg',
+]);
+
+/** lighttpd's default for "server.graceful-shutdown-timeout" (server.c), in seconds. */
+const GRACEFUL_SHUTDOWN_TIMEOUT_S = 8;
 
 /**
  * server.feature-flags, read once for the server as lighttpd reads it (configfile.c): h2c only
  * counts where h2proto is on. The other flags lighttpd knows are named in a warning.
  */
-function featureFlags(r: OptionReader): { http2: Http2Settings; warnings: string[] } {
+function featureFlags(r: OptionReader): {
+  http2: Http2Settings;
+  gracefulShutdownTimeoutMs: number;
+  warnings: string[];
+} {
   const value = r.raw('server.feature-flags');
-  if (value === undefined) return { http2: { h2proto: true, h2c: true }, warnings: [] };
+  const gracefulDefault = GRACEFUL_SHUTDOWN_TIMEOUT_S * 1000;
+  if (value === undefined)
+    return { http2: { h2proto: true, h2c: true }, gracefulShutdownTimeoutMs: gracefulDefault, warnings: [] };
   if (!(value instanceof ConfigArray) || !value.isKeyed)
     throw r.error('server.feature-flags', 'expected ( "flag" => "enable" | "disable", … )');
   const where = r.where('server.feature-flags');
@@ -98,7 +120,10 @@ function featureFlags(r: OptionReader): { http2: Http2Settings; warnings: string
     .map(
       (name) => `${where.file}:${where.line}: server.feature-flags: "${name}" has no effect in koa-lighty`,
     );
-  return { http2: { h2proto, h2c: h2proto && flag('server.h2c') }, warnings };
+  const timeout = value.get('server.graceful-shutdown-timeout');
+  const gracefulShutdownTimeoutMs =
+    timeout === undefined ? gracefulDefault : toInt(timeout, where, { min: 0, max: 86_400 }) * 1000;
+  return { http2: { h2proto, h2c: h2proto && flag('server.h2c') }, gracefulShutdownTimeoutMs, warnings };
 }
 
 export function mimeAssign(r: OptionReader): Array<[string, string]> {

@@ -6,19 +6,14 @@
  * app finish there, and its resources (stores, log files, php-cgi whose options changed) are
  * closed once they are done.
  */
+
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { constants as http2Constants, type ServerHttp2Stream } from 'node:http2';
 import { reopenLogFiles } from '../accesslog/output.js';
 import type { ServerSettings } from '../config/mapping.js';
 import type { Logger } from '../log.js';
 import { createApp, type LightyApp, type LoadedConfig, serverLogger } from './app.js';
 import { dropPrivileges, type ListenAddress, writePidFile } from './listen.js';
-
-/**
- * How long a replaced app may take to finish its requests before they are cut and its
- * resources closed. Until then a php-cgi on the same address with changed options waits too
- * (new requests to it wait, they do not fail).
- */
-const RETIRE_DEADLINE_MS = 60_000;
 
 /** What the server does with a config change that only a full restart can apply. */
 const RESTART_ONLY: Array<[keyof ServerSettings, string]> = [
@@ -44,7 +39,8 @@ interface Generation {
   loaded: LoadedConfig;
   lighty: LightyApp;
   handle: RequestListener;
-  inFlight: number;
+  /** Its requests still running: what a cut after the graceful timeout closes. */
+  running: Set<ServerResponse>;
   retired?: () => void;
 }
 
@@ -89,10 +85,10 @@ export class ServerLifecycle {
   /** The servers' request listener: each request goes to the app current when it arrives. */
   readonly handler: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const generation = this.#current;
-    generation.inFlight++;
+    generation.running.add(res);
     res.once('close', () => {
-      generation.inFlight--;
-      if (generation.inFlight === 0) generation.retired?.();
+      generation.running.delete(res);
+      if (generation.running.size === 0) generation.retired?.();
     });
     generation.handle(req, res);
   };
@@ -204,20 +200,31 @@ export class ServerLifecycle {
 
   #generation(loaded: LoadedConfig, previous?: LightyApp): Generation {
     const lighty = createApp(loaded, { worker: this.#worker, log: this.log, previous });
-    return { loaded, lighty, handle: lighty.app.callback(), inFlight: 0 };
+    return { loaded, lighty, handle: lighty.app.callback(), running: new Set() };
   }
 
-  /** Closes the old app once its last request is done (or the deadline passed). */
+  /**
+   * Closes the old app once its last request is done, or when server.feature-flags'
+   * "server.graceful-shutdown-timeout" (of the new config; lighttpd's default 8 s, 0 = no
+   * limit) has passed. Until then a php-cgi on the same address with changed options waits too
+   * (new requests to it wait, they do not fail).
+   */
   #retire(old: Generation): Promise<void> {
+    const deadlineMs = this.#current.loaded.server.gracefulShutdownTimeoutMs;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.error(
-          'server',
-          `SIGUSR1: ${old.inFlight} request(s) of the previous config still running after ${RETIRE_DEADLINE_MS / 1000} s: cut`,
-        );
-        done();
-      }, RETIRE_DEADLINE_MS);
-      timer.unref();
+      const timer =
+        deadlineMs > 0
+          ? setTimeout(() => {
+              this.log.error(
+                'server',
+                `SIGUSR1: ${old.running.size} request(s) of the previous config still running after ${deadlineMs / 1000} s (server.graceful-shutdown-timeout): cut`,
+              );
+              // As lighttpd closes the connections left when the timeout ends.
+              for (const res of old.running) cutResponse(res);
+              done();
+            }, deadlineMs)
+          : undefined;
+      timer?.unref();
       let closed = false;
       const done = () => {
         if (closed) return;
@@ -230,7 +237,7 @@ export class ServerLifecycle {
       };
       this.#retiring.add(old);
       old.retired = done;
-      if (old.inFlight === 0) done();
+      if (old.running.size === 0) done();
     });
   }
 
@@ -251,4 +258,11 @@ export class ServerLifecycle {
     // synchronous), and its php-cgi may be waiting for the old app's requests.
     await Promise.all([this.#current, ...this.#retiring].map((generation) => generation.lighty.close()));
   }
+}
+
+/** Ends a running answer unfinished: its connection (HTTP/1) or its stream (HTTP/2). */
+function cutResponse(res: ServerResponse): void {
+  const stream = (res as unknown as { stream?: ServerHttp2Stream }).stream;
+  if (stream) stream.close(http2Constants.NGHTTP2_CANCEL);
+  else res.destroy();
 }
