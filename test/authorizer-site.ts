@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import type { EndpointAddress } from '../src/authorizer/endpoints.js';
 import { type RunningAuthorizer, startAuthorizer } from '../src/authorizer/start.js';
 import { memoryLogger } from '../src/log.js';
@@ -105,5 +106,79 @@ export function startSiteAuthorizer(
       log: memoryLogger(),
     });
     return { port, authorizer };
+  });
+}
+
+/** How a test reaches the site through its front server. */
+export type FrontGet = (
+  path: string,
+  options?: { from?: string; headers?: Record<string, string> },
+) => Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
+
+/**
+ * The checks both front servers must pass, as a user of the site sees them: links, the
+ * secdownload root, url.access-deny, the hotlink rule, the trigger and mod_auth.
+ */
+export function protectionTests(
+  front: { name: string; serverHeader?: RegExp; expiredNote?: string },
+  get: FrontGet,
+): void {
+  test(`a valid secdownload link passes: ${front.name} serves the file`, async (t) => {
+    const answer = await get(link());
+    t.is(answer.status, 200);
+    t.is(answer.body.toString(), PROTECTED_BODY);
+  });
+
+  test(`a tampered link is refused by ${front.name} with 403`, async (t) => {
+    const answer = await get(tamperedLink());
+    t.is(answer.status, 403);
+    if (front.serverHeader) t.regex(String(answer.headers.server), front.serverHeader);
+    t.notRegex(answer.body.toString(), /protected file/);
+  });
+
+  test(`an expired link is 410${front.expiredNote ?? ''}`, async (t) => {
+    const answer = await get(link(7200));
+    t.is(answer.status, 410);
+    t.notRegex(answer.body.toString(), /protected file/);
+  });
+
+  test('the secdownload root itself is closed: only links open it', async (t) => {
+    t.is((await get('/protected/report.txt')).status, 403);
+  });
+
+  test('url.access-deny is applied', async (t) => {
+    const answer = await get('/config.inc');
+    t.is(answer.status, 403);
+    t.notRegex(answer.body.toString(), /leaked/);
+  });
+
+  test('a hotlinked image is denied; from the site itself or without a Referer it is served', async (t) => {
+    t.is((await get('/gallery/sea.png', { headers: { Referer: 'http://elsewhere.example/' } })).status, 403);
+    t.is((await get('/gallery/sea.png', { headers: { Referer: 'http://127.0.0.1/page' } })).status, 200);
+    t.is((await get('/gallery/sea.png')).status, 200);
+  });
+
+  test('trigger: a download needs a visit first, and the visit counts for that client only', async (t) => {
+    const refused = await get('/downloads/file.bin', { from: '127.0.0.2' });
+    t.is(refused.status, 307);
+    t.is(refused.headers.location, DENY_URL);
+
+    t.is((await get('/index.html', { from: '127.0.0.2' })).status, 200);
+    const allowed = await get('/downloads/file.bin', { from: '127.0.0.2' });
+    t.is(allowed.status, 200);
+    t.is(allowed.body.toString(), DOWNLOAD_BODY);
+
+    const other = await get('/downloads/file.bin', { from: '127.0.0.3' });
+    t.is(other.status, 307);
+  });
+
+  test('mod_auth: 401 with the challenge, then the right password passes and a wrong one does not', async (t) => {
+    const challenged = await get('/admin/');
+    t.is(challenged.status, 401);
+    t.regex(String(challenged.headers['www-authenticate']), /^Basic realm="staff"/);
+    const admitted = await get('/admin/', { headers: { Authorization: GOOD_USER } });
+    t.is(admitted.status, 200);
+    t.regex(admitted.body.toString(), /admin/);
+    t.is((await get('/admin/', { headers: { Authorization: BAD_USER } })).status, 401);
   });
 }
