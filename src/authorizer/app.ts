@@ -7,15 +7,11 @@
  * No Server header: the front server's is the one the client sees.
  */
 import Koa, { type Context } from 'koa';
-import { ConditionCaptures } from '../config/captures.js';
 import { requestState } from '../http/request-state.js';
 import type { Logger } from '../log.js';
 import { lighttpdErrors } from '../middleware/errors.js';
-import { usesConditionCaptures } from '../middleware/rule-substitution.js';
-import { type Pipeline, StageRegistry } from '../modules/pipeline.js';
-import { CONDITION_CAPTURE_KEYS } from '../modules/table.js';
-import { type LoadedConfig, lineage, readerFor, serverLogger } from '../server/app.js';
-import { selectPipeline } from '../server/select-pipeline.js';
+import { StageRegistry } from '../modules/pipeline.js';
+import { configPipelines, type LoadedConfig, mutedWarnings, serverLogger } from '../server/app.js';
 import { AUTHORIZER_MODULES } from './modules.js';
 
 export interface AuthorizerApp {
@@ -28,38 +24,14 @@ export interface AuthorizerApp {
 }
 
 export function createAuthorizerApp(loaded: LoadedConfig, options: { log?: Logger } = {}): AuthorizerApp {
-  const { config, server } = loaded;
+  const { server } = loaded;
   const log = options.log ?? serverLogger(server);
-  // loadConfig said the warnings of building the stages already; building here says them again.
-  let built = false;
-  const stageLog: Logger = {
-    error: (source, message) => log.error(source, message),
-    info: (source, message) => log.info(source, message),
-    warn: (source, message) => {
-      if (built) log.warn(source, message);
-    },
-  };
-  const stages = new StageRegistry(stageLog, undefined);
-  const pipelines = new Map<string, Pipeline>();
-  const pipelineFor = (ids: number[]) => {
-    const key = ids.join(',');
-    let pipeline = pipelines.get(key);
-    if (!pipeline) {
-      pipeline = stages.pipeline(readerFor(config, ids), server, AUTHORIZER_MODULES);
-      pipelines.set(key, pipeline);
-    }
-    return pipeline;
-  };
-  const selection = selectPipeline({
-    config,
-    pipelineFor,
-    captures: new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures),
-    headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
-  });
-  // Every block's stages now, so that a bad option stops the start, not a visitor.
-  pipelineFor([]);
-  for (const block of config.blocks) pipelineFor(lineage(block));
-  built = true;
+  // loadConfig said the warnings of building the stages already: say them once.
+  const building = mutedWarnings(log);
+  const stages = new StageRegistry(building.log, undefined);
+  const { selection, buildAll } = configPipelines(loaded, stages, AUTHORIZER_MODULES);
+  buildAll();
+  building.unmute();
 
   const app = new Koa();
   app.silent = true;

@@ -8,6 +8,7 @@
 import type { Condition } from './condition.js';
 import type { Facts } from './facts.js';
 import type { ConditionBlock, Config, Options, SourceLocation } from './model.js';
+import { OptionReader } from './option-reader.js';
 import type { ConfigValue, OptionSource } from './values.js';
 
 // A block's state stays 0 when it was skipped: parent not true, or an earlier branch taken.
@@ -87,4 +88,16 @@ export function effectiveSources(config: Config, blockIds: readonly number[]): M
     add(block.sources, id);
   }
   return sources;
+}
+
+/** The effective options of these blocks (outermost first), as a reader that names lines. */
+export function readerFor(config: Config, ids: number[]): OptionReader {
+  return new OptionReader(effectiveOptions(config, ids), effectiveSources(config, ids), config.file);
+}
+
+/** The ids of a block and its ancestors, outermost first: the options that block sees. */
+export function lineage(block: ConditionBlock): number[] {
+  const ids: number[] = [];
+  for (let b: ConditionBlock | undefined = block; b; b = b.parent) ids.unshift(b.id);
+  return ids;
 }

@@ -11,10 +11,10 @@ import Koa, { type Context } from 'koa';
 import { type LogOutput, openLogOutput } from '../accesslog/output.js';
 import { ConditionCaptures } from '../config/captures.js';
 import { ConfigError } from '../config/errors.js';
-import { effectiveOptions, effectiveSources } from '../config/evaluate.js';
+import { lineage, readerFor } from '../config/evaluate.js';
 import { mimeAssign, type ServerSettings, serverSettings } from '../config/mapping.js';
 import type { Config } from '../config/model.js';
-import { OptionReader } from '../config/option-reader.js';
+import type { OptionReader } from '../config/option-reader.js';
 import { parseConfigFile } from '../config/parser.js';
 import { printConfig } from '../config/print.js';
 import { serverScopeWarnings } from '../config/server-limits.js';
@@ -23,7 +23,7 @@ import { defaultLogger, type Logger, memoryLogger, streamLogger } from '../log.j
 import { lighttpdErrors } from '../middleware/errors.js';
 import { stripInternalHeaders } from '../middleware/response-filter.js';
 import { usesConditionCaptures } from '../middleware/rule-substitution.js';
-import type { BuildContext } from '../modules/descriptor.js';
+import type { BuildContext, ModuleDescriptor } from '../modules/descriptor.js';
 import { mapModCompress } from '../modules/mod-deflate.js';
 import { modFastcgi } from '../modules/mod-fastcgi.js';
 import { buildStage, type Pipeline, StageRegistry } from '../modules/pipeline.js';
@@ -33,7 +33,7 @@ import { StatusRegistry } from '../status/registry.js';
 import { checkListenerTls } from '../tls/contexts.js';
 import { describeAddress, type ListenAddress } from './listen.js';
 import { configListeners, type Listener } from './listeners.js';
-import { selectPipeline } from './select-pipeline.js';
+import { type Selection, selectPipeline } from './select-pipeline.js';
 
 const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
 
@@ -177,7 +177,7 @@ export interface CreateAppOptions {
 }
 
 export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}): LightyApp {
-  const { config, server } = loaded;
+  const { server } = loaded;
   const log = options.log ?? serverLogger(server);
   // Warnings of building the stages were reported by loadConfig already: say them once.
   const building = mutedWarnings(log);
@@ -187,27 +187,9 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
   const status = new StatusRegistry({ connectionLimit: server.maxConnections, worker: options.worker });
   const stages = new StageRegistry(building.log, options.worker, dispatch, status);
   const backends = seedBackends(stages, options.previous);
-  const pipelines = new Map<string, Pipeline>();
-  const pipelineFor = (ids: number[]) => {
-    const key = ids.join(',');
-    let pipeline = pipelines.get(key);
-    if (!pipeline) {
-      pipeline = stages.pipeline(readerFor(config, ids), server);
-      pipelines.set(key, pipeline);
-    }
-    return pipeline;
-  };
-  const selection = selectPipeline({
-    config,
-    pipelineFor,
-    captures: new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures),
-    headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
-  });
-  // Build the global pipeline and every block's now: start-up spawns all backends.
-  closeOnError(stages, () => {
-    pipelineFor([]);
-    for (const block of config.blocks) pipelineFor(lineage(block));
-  });
+  const { selection, buildAll } = configPipelines(loaded, stages);
+  // Every block's pipeline now: start-up spawns all backends.
+  closeOnError(stages, buildAll);
   building.unmute();
 
   let closing: Promise<void> | undefined;
@@ -289,7 +271,42 @@ function seedBackends(registry: StageRegistry, previous?: { backends: Map<string
 }
 
 /** A logger that drops warnings until unmute(): for building stages whose warnings were already given. */
-function mutedWarnings(log: Logger): { log: Logger; unmute(): void } {
+/**
+ * The pipelines of a config, one per set of matching blocks (cached), and the per-request
+ * selection among them. `buildAll` builds the global pipeline and every block's, so that a
+ * bad option stops the start rather than a visitor. `table`: the modules to build from
+ * (the authorizer builds only its protection stages).
+ */
+export function configPipelines(
+  { config, server }: LoadedConfig,
+  stages: StageRegistry,
+  table: readonly ModuleDescriptor[] = MODULES,
+): { selection: Selection; buildAll(): void } {
+  const pipelines = new Map<string, Pipeline>();
+  const pipelineFor = (ids: number[]) => {
+    const key = ids.join(',');
+    let pipeline = pipelines.get(key);
+    if (!pipeline) {
+      pipeline = stages.pipeline(readerFor(config, ids), server, table);
+      pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  };
+  const selection = selectPipeline({
+    config,
+    pipelineFor,
+    captures: new ConditionCaptures(config, CONDITION_CAPTURE_KEYS, usesConditionCaptures),
+    headLimits: { maxRequestFieldSize: server.maxRequestFieldSize },
+  });
+  const buildAll = () => {
+    pipelineFor([]);
+    for (const block of config.blocks) pipelineFor(lineage(block));
+  };
+  return { selection, buildAll };
+}
+
+/** Warnings held back while stages are built a second time (loadConfig said them already). */
+export function mutedWarnings(log: Logger): { log: Logger; unmute(): void } {
   let muted = true;
   return {
     log: {
@@ -303,17 +320,6 @@ function mutedWarnings(log: Logger): { log: Logger; unmute(): void } {
       muted = false;
     },
   };
-}
-
-export function readerFor(config: Config, ids: number[]): OptionReader {
-  return new OptionReader(effectiveOptions(config, ids), effectiveSources(config, ids), config.file);
-}
-
-/** The ids of a block and its ancestors, outermost first: the options that block sees. */
-export function lineage(block: Config['blocks'][number]): number[] {
-  const ids: number[] = [];
-  for (let b: typeof block | undefined = block; b; b = b.parent) ids.unshift(b.id);
-  return ids;
 }
 
 function unsupported(config: Config, server: ServerSettings): string[] {

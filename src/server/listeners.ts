@@ -6,6 +6,7 @@
  * `$HTTP["host"]` blocks choose by SNI.
  */
 import { ConfigError } from '../config/errors.js';
+import { lineage } from '../config/evaluate.js';
 import type { Facts } from '../config/facts.js';
 import type { ServerSettings } from '../config/mapping.js';
 import type { ConditionBlock, Config } from '../config/model.js';
@@ -36,13 +37,6 @@ export interface Listener {
   token: string;
   address: ListenAddress;
   tls?: ListenerTls;
-}
-
-/** The ids of a block and its ancestors, outermost first: the options that block sees. */
-export function lineage(block: ConditionBlock): number[] {
-  const ids: number[] = [];
-  for (let b: ConditionBlock | undefined = block; b; b = b.parent) ids.unshift(b.id);
-  return ids;
 }
 
 export function configListeners(
