@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type Koa from 'koa';
+import { type RunningDaemon, startDaemon } from './daemon.js';
 import { type RawResponse, rawExchange, rawRequest, type Served, serve } from './http.js';
-import { listensOn, onFreePort } from './ports.js';
+import { onFreePort } from './ports.js';
 
 /**
  * The oracle: Debian's lighttpd 1.4.69, started by a test with a config it writes, on a free
@@ -15,15 +15,8 @@ import { listensOn, onFreePort } from './ports.js';
  */
 export const LIGHTTPD = '/usr/sbin/lighttpd';
 
-export interface RunningLighttpd {
-  port: number;
-  pid: number;
-  /** The temp dir holding lighttpd.conf, the pid file and the error log. */
-  dir: string;
-  /** What lighttpd wrote to its error log so far. */
-  errorLog(): Promise<string>;
-  stop(): Promise<void>;
-}
+/** Its temp dir holds lighttpd.conf, the pid file and the error log. */
+export type RunningLighttpd = RunningDaemon;
 
 /**
  * Runs `lighttpd -D -f conf`. confText must not set server.port, server.bind,
@@ -55,57 +48,15 @@ export async function startLighttpd(
         `server.pid-file = "${join(dir, 'lighttpd.pid')}"\n` +
         `server.errorlog = "${errorLog}"\n`,
     );
-    const child = spawn(binary, ['-D', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const stderrClosed = new Promise((resolve) => child.stderr!.once('close', resolve));
-    const readLog = () => readFile(errorLog, 'utf8').catch(() => '');
-    try {
-      for (const listening of [port, ...alsoPorts]) await waitForPort(listening, child);
-    } catch (err) {
-      await stopChild(child, exited);
-      // Its last words decide whether onFreePort tries another port ("Address already in use").
-      await stderrClosed;
-      const log = await readLog();
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`lighttpd did not start: ${(err as Error).message}\n${stderr}${log}`);
-    }
-    return {
-      port,
-      pid: child.pid!,
+    return startDaemon({
+      name: 'lighttpd',
+      command: binary,
+      args: ['-D', '-f', conf],
+      ports: [port, ...alsoPorts],
       dir,
-      errorLog: readLog,
-      async stop() {
-        await stopChild(child, exited);
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+      errorLog,
+    });
   });
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
-    if (listensOn(child.pid!, port)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} not open after 10 s`);
-}
-
-/** SIGTERM to our own child by pid; SIGKILL if it is still there after 5 s. */
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** The parts of a response both servers must agree on (Date and Server aside). */

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listensOn, onFreePort } from './ports.js';
+import { type RunningDaemon, startDaemon } from './daemon.js';
+import { onFreePort } from './ports.js';
 
 /**
  * Debian's nginx (nginx-light: it has auth_request), started by a test with the server block it
@@ -12,14 +12,8 @@ import { listensOn, onFreePort } from './ports.js';
  */
 export const NGINX = '/usr/sbin/nginx';
 
-export interface RunningNginx {
-  port: number;
-  pid: number;
-  /** The temp dir: nginx.conf, the pid file, the error log and the temp paths. */
-  dir: string;
-  errorLog(): Promise<string>;
-  stop(): Promise<void>;
-}
+/** Its temp dir holds nginx.conf, the pid file, the error log and the temp paths. */
+export type RunningNginx = RunningDaemon;
 
 /**
  * `servers(port)` is the server blocks, listening on 127.0.0.1:port; the http block around
@@ -49,57 +43,13 @@ export async function startNginx(servers: (port: number) => string): Promise<Run
         '',
       ].join('\n'),
     );
-    const child = spawn(NGINX, ['-p', dir, '-c', conf, '-g', 'daemon off;'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const stderrClosed = new Promise((resolve) => child.stderr!.once('close', resolve));
-    const readLog = () => readFile(errorLog, 'utf8').catch(() => '');
-    try {
-      await waitForPort(port, child);
-    } catch (err) {
-      await stopChild(child, exited);
-      // nginx says "Address already in use" there: onFreePort then tries another port.
-      await stderrClosed;
-      const log = await readLog();
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`nginx did not start: ${(err as Error).message}\n${stderr}${log}`);
-    }
-    return {
-      port,
-      pid: child.pid!,
+    return startDaemon({
+      name: 'nginx',
+      command: NGINX,
+      args: ['-p', dir, '-c', conf, '-g', 'daemon off;'],
+      ports: [port],
       dir,
-      errorLog: readLog,
-      async stop() {
-        await stopChild(child, exited);
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+      errorLog,
+    });
   });
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
-    if (listensOn(child.pid!, port)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} not open after 10 s`);
-}
-
-/** SIGTERM (nginx's fast shutdown; the master ends its workers) by pid; SIGKILL after 5 s. */
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  process.kill(child.pid, 'SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
-  }, 5000);
-  await exited;
-  clearTimeout(timer);
 }
