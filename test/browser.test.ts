@@ -1,17 +1,10 @@
-/**
- * The demo site in a real browser: Debian's chromium, headless, driven by playwright-core.
- * The gallery images load on the demo's own home page; the same images embedded in a page of
- * another origin (a second port) are refused with 403 by the wiki's hotlink rule, because the
- * browser sends that page as the Referer.
- */
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/chromium.js';
 import { type RunningKoaLighty, startKoaLighty } from './helpers/koa-lighty.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = ['/gallery/sunset.png', '/gallery/sea.png', '/gallery/forest.png'];
 
 let demo: RunningKoaLighty | undefined;
@@ -20,21 +13,8 @@ let elsewhere: Server | undefined;
 let elsewherePort = 0;
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is not installed: run npm test (it installs it)');
   demo = await startKoaLighty();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   // Another site that embeds the demo's images (a hotlinker).
   elsewhere = createServer((_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });

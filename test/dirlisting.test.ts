@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import Koa from 'koa';
-import { chromium } from 'playwright-core';
 import { memoryLogger } from '../src/log.js';
 import { type DirListingOptions, dirListing } from '../src/middleware/dir-listing.js';
 import { lighttpdErrors } from '../src/middleware/errors.js';
 import { staticFiles } from '../src/middleware/static.js';
 import { OptionError } from '../src/option-error.js';
+import { launchChromium } from './helpers/chromium.js';
 import { rawRequest, serve } from './helpers/http.js';
 
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-dirlisting-koa-'));
@@ -123,10 +123,8 @@ test('a cache directory that does not exist: a warning, and listings without cac
 });
 
 test('the sorting script in a browser: by name, then by a column, both ways, and from the query', async (t) => {
-  const CHROMIUM = '/usr/bin/chromium';
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is not installed: run npm test (it installs it)');
   const served = await serve(app(dirListing({ documentRoot: www })));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] });
+  const browser = await launchChromium();
   t.teardown(async () => {
     await browser.close();
     await served.close();

@@ -7,21 +7,21 @@
  * still refuses the images embedded in another origin's page.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer as createPlainServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { memoryLogger } from '../src/log.js';
 import { createApp, type LightyApp, loadConfig } from '../src/server/app.js';
 import { createServer } from '../src/server/create-server.js';
+import { launchChromium } from './helpers/chromium.js';
 import { type RunningKoaLighty, startKoaLighty } from './helpers/koa-lighty.js';
 import { freePort } from './helpers/ports.js';
 import { createTestCa, type TestCa } from './helpers/test-ca.js';
 import { eventually } from './helpers/wait.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const IMAGES = ['/gallery/sunset.png', '/gallery/sea.png', '/gallery/forest.png'];
 const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEMO_CONFIG = fileURLToPath(new URL('../fixtures/demo/lighttpd.conf', import.meta.url));
@@ -46,7 +46,6 @@ function spkiHash(certFile: string): string {
 }
 
 test.before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error('chromium is not installed: run npm test (it installs it)');
   ca = createTestCa();
   const cert = ca.issue('localhost', { names: ['localhost'] });
   port = await freePort();
@@ -90,21 +89,10 @@ test.before(async () => {
   });
   await new Promise<void>((resolve) => elsewhere!.listen(0, '127.0.0.1', resolve));
   elsewherePort = (elsewhere.address() as AddressInfo).port;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP localhost 127.0.0.1',
-      `--ignore-certificate-errors-spki-list=${spkiHash(cert.certFile)}`,
-    ],
-  });
+  browser = await launchChromium([
+    '--host-resolver-rules=MAP localhost 127.0.0.1',
+    `--ignore-certificate-errors-spki-list=${spkiHash(cert.certFile)}`,
+  ]);
 });
 
 test.after.always(async () => {

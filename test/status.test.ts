@@ -7,23 +7,22 @@
  * Then Debian's Chromium opens the page, under a Content-Security-Policy of `script-src
  * 'self'`, and sees it redraw itself without a reload.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { chromium } from 'playwright-core';
 import { memoryLogger } from '../src/log.js';
 import { secdownloadUrl } from '../src/secdownload/url.js';
 import { createApp, type LightyApp, loadConfig } from '../src/server/app.js';
 import { LatencyHistogram, SlidingRate } from '../src/status/histogram.js';
 import { pageScript } from '../src/status/page-script.js';
 import type { StatusSnapshot } from '../src/status/snapshot.js';
+import { launchChromium } from './helpers/chromium.js';
 import { type Served, serve } from './helpers/http.js';
 import { type RunningMemcached, startMemcached } from './helpers/memcached.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'status-secret';
 const root = mkdtempSync(join(tmpdir(), 'koa-lighty-status-'));
 const www = join(root, 'www');
@@ -279,22 +278,13 @@ test.serial('secdownload: a bad link moves the 403 count, an expired one the 410
 test.serial(
   'Chromium: the page redraws itself without a reload, under a CSP of default-src self',
   async (t) => {
-    if (!existsSync(CHROMIUM)) throw new Error('chromium is not installed: run npm test (it installs it)');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        // A headless page may count as hidden, whose timers Chromium slows down: the page
-        // script's timer must run as in a tab someone looks at.
-        '--disable-background-timer-throttling',
-        '--disable-renderer-backgrounding',
-        '--disable-backgrounding-occluded-windows',
-      ],
-    });
+    const browser = await launchChromium([
+      // A headless page may count as hidden, whose timers Chromium slows down: the page
+      // script's timer must run as in a tab someone looks at.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ]);
     t.teardown(() => browser.close());
     const page = await browser.newPage();
     const refused: string[] = [];
