@@ -289,6 +289,24 @@ test('http → https redirect as people write it: https://%0$0', async (t) => {
   t.is(k.status, l.status);
 });
 
+/**
+ * A conf of one clear listener (`PORT` for koa-lighty's helper) and one TLS socket holding
+ * `tlsLines` after ssl.engine.
+ */
+function oneTlsSocket(
+  tlsPort: number,
+  tlsLines: string[],
+  clear = 'server.port = PORT\nserver.bind = "127.0.0.1"\n',
+): string {
+  return `server.document-root = "${root}"
+${clear}server.modules = ("mod_openssl")
+$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
+  ssl.engine = "enable"
+${tlsLines.map((line) => `  ${line}`).join('\n')}
+}
+`;
+}
+
 /** A conf whose TLS socket holds `tlsLines` (line 5 on), written to a temp file; -t binds nothing. */
 function confFile(name: string, tlsLines: string[]): string {
   const file = join(root, `${name}.conf`);
@@ -405,15 +423,7 @@ test('certificate files replaced: new connections get the new serial, an open ke
   const tlsPort = await freePort();
   const koa = await startKoaLighty({
     timeoutMs: 60_000,
-    conf: `server.document-root = "${root}"
-server.port = PORT
-server.bind = "127.0.0.1"
-server.modules = ("mod_openssl")
-$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
-  ssl.engine = "enable"
-  ssl.pemfile = "${pemFile}"
-}
-`,
+    conf: oneTlsSocket(tlsPort, [`ssl.pemfile = "${pemFile}"`]),
   });
   t.teardown(() => koa.stop());
   const kept = await KeptConnection.open(tlsPort);
@@ -471,18 +481,12 @@ test('ssl.verifyclient.enforce: a client without a certificate gets no TLS sessi
   const tlsPort = await freePort();
   const koa = await startKoaLighty({
     timeoutMs: 60_000,
-    conf: `server.document-root = "${root}"
-server.port = PORT
-server.bind = "127.0.0.1"
-server.modules = ("mod_openssl")
-$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
-  ssl.engine = "enable"
-  ssl.pemfile = "${certA.pemFile}"
-  ssl.ca-file = "${ca.certFile}"
-  ssl.verifyclient.activate = "enable"
-  ssl.verifyclient.enforce = "enable"
-}
-`,
+    conf: oneTlsSocket(tlsPort, [
+      `ssl.pemfile = "${certA.pemFile}"`,
+      `ssl.ca-file = "${ca.certFile}"`,
+      'ssl.verifyclient.activate = "enable"',
+      'ssl.verifyclient.enforce = "enable"',
+    ]),
   });
   t.teardown(() => koa.stop());
   await t.throwsAsync(curl(`https://a.test:${tlsPort}/hello.txt`));
@@ -500,15 +504,7 @@ test('--workers 2: the clear and the TLS listener are both shared by the workers
   const tlsPort = await freePort();
   const koa = await startKoaLighty({
     timeoutMs: 60_000,
-    conf: `server.document-root = "${root}"
-server.port = PORT
-server.bind = "127.0.0.1"
-server.modules = ("mod_openssl")
-$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
-  ssl.engine = "enable"
-  ssl.pemfile = "${certA.pemFile}"
-}
-`,
+    conf: oneTlsSocket(tlsPort, [`ssl.pemfile = "${certA.pemFile}"`]),
     args: ['--workers', '2'],
   });
   t.teardown(() => koa.stop());
@@ -520,24 +516,18 @@ $SERVER["socket"] == "127.0.0.1:${tlsPort}" {
 });
 
 test('ssl.verifyclient.depth = 0 with enforce: a certificate the CA signed (depth 1) is refused, as by lighttpd', async (t) => {
-  const tlsConf = (tlsPort: number) => `server.document-root = "${root}"
-server.modules = ("mod_openssl")
-$SERVER["socket"] == "127.0.0.1:${tlsPort}" {
-  ssl.engine = "enable"
-  ssl.pemfile = "${certA.pemFile}"
-  ssl.ca-file = "${ca.certFile}"
-  ssl.verifyclient.activate = "enable"
-  ssl.verifyclient.enforce = "enable"
-  ssl.verifyclient.depth = 0
-}
-`;
+  const tlsLines = [
+    `ssl.pemfile = "${certA.pemFile}"`,
+    `ssl.ca-file = "${ca.certFile}"`,
+    'ssl.verifyclient.activate = "enable"',
+    'ssl.verifyclient.enforce = "enable"',
+    'ssl.verifyclient.depth = 0',
+  ];
   const [lighttpdTls, koaTls] = [await freePort(), await freePort()];
   const [lighttpd, koa] = await Promise.all([
-    startLighttpd(tlsConf(lighttpdTls), { alsoPorts: [lighttpdTls] }),
-    startKoaLighty({
-      timeoutMs: 60_000,
-      conf: `${tlsConf(koaTls)}server.port = PORT\nserver.bind = "127.0.0.1"\n`,
-    }),
+    // lighttpd's helper adds server.port and server.bind itself.
+    startLighttpd(oneTlsSocket(lighttpdTls, tlsLines, ''), { alsoPorts: [lighttpdTls] }),
+    startKoaLighty({ timeoutMs: 60_000, conf: oneTlsSocket(koaTls, tlsLines) }),
   ]);
   t.teardown(() => Promise.allSettled([koa.stop(), lighttpd.stop()]));
   const withCert = ['--cert', jane.certFile, '--key', jane.keyFile];
