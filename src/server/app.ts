@@ -202,8 +202,10 @@ export function createApp(loaded: LoadedConfig, options: CreateAppOptions = {}):
     if (error.code && CLIENT_GONE.has(error.code)) return;
     log.error('server', error.message);
   });
-  // Outermost: every request counts for the status page, refused and failed ones too.
-  app.use(status.track);
+  // Outermost: every request counts for the status page, refused and failed ones too. Only
+  // where mod_status is loaded: nobody could read the counts otherwise, and the tracking is
+  // per request.
+  if (server.modules.includes('mod_status')) app.use(status.track);
   app.use(lighttpdErrors({ log }));
   app.use(stripInternalHeaders({ server: server.tag }));
   app.use(selection.middleware);
