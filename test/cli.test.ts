@@ -21,6 +21,7 @@ import {
   stillAlive,
 } from './helpers/koa-lighty.js';
 import { freePort, socketHolders, unixListenerInodes } from './helpers/ports.js';
+import { eventually } from './helpers/wait.js';
 
 const E2E = join(PACKAGE_ROOT, 'fixtures', 'conf', 'e2e');
 const VERSION = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
@@ -265,8 +266,12 @@ test('SIGTERM: exit 0, and the spawned php-cgi processes and their sockets are g
   const page = await rawRequest(server.port, '/app/echo.php?x=1');
   t.is(page.status, 200);
   t.regex(page.body.toString(), /get: \{"x":"1"\}/);
-  const php = descendantPids(server.pid).filter((pid) => processName(pid) === 'php-cgi');
-  // two backends (php.conf's main one with PHP_FCGI_CHILDREN=2, the /app/plain/ one with 1): masters + workers
+  const phpCgi = () => descendantPids(server.pid).filter((pid) => processName(pid) === 'php-cgi');
+  // two backends (php.conf's main one with PHP_FCGI_CHILDREN=2, the /app/plain/ one with 1):
+  // masters + workers. A master forks its workers after it starts listening: on a loaded
+  // machine the last one may come a moment after the first answer.
+  await eventually(() => phpCgi().length >= 5, 30_000);
+  const php = phpCgi();
   t.true(php.length >= 5, `php-cgi children of koa-lighty: ${php.join(', ')}`);
   const sockets = socketsIn(sockdir);
   t.true(sockets.length >= 2, `sockets: ${sockets.join(', ')}`);

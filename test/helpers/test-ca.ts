@@ -5,6 +5,7 @@
  * temp dir removed by `remove()`.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,13 +159,11 @@ export function createTestCa(commonName = 'koa-lighty test CA'): TestCa {
 }
 
 function randomSerial(): string {
-  return Array.from({ length: 8 }, () =>
-    Math.floor(Math.random() * 256)
-      .toString(16)
-      .padStart(2, '0'),
-  )
-    .join('')
-    .replace(/^0+/, '1');
+  // Eight bytes, the first in 0x10-0x7f: positive, no leading zero, always 16 hex digits
+  // (openssl's serial file wants an even number of them).
+  const bytes = randomBytes(8);
+  bytes[0] = (bytes[0]! & 0x6f) | 0x10;
+  return bytes.toString('hex');
 }
 
 /** The ASN.1 time openssl's -startdate/-enddate take: YYMMDDHHMMSSZ. */
